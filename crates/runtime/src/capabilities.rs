@@ -30,10 +30,11 @@ fn mask(set: Option<&Capabilities>, last: u32) -> Result<u64> {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let parsed: caps::Capability = name.parse().map_err(|_| RuntimeError::UnknownCapability {
-            name: name.clone(),
-            last,
-        })?;
+        let parsed: caps::Capability =
+            name.parse().map_err(|_| RuntimeError::UnknownCapability {
+                name: name.clone(),
+                last,
+            })?;
         let index = u32::from(parsed.index());
         if index > last {
             return Err(RuntimeError::UnknownCapability { name, last });
@@ -65,7 +66,8 @@ impl CapabilitySets {
         for cap in 0..=last {
             if self.bounding & (1 << cap) == 0 {
                 // SAFETY: prctl with integer arguments only.
-                let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+                let rc =
+                    unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
                 if rc != 0 {
                     let err = std::io::Error::last_os_error();
                     // EINVAL: the kernel does not know this capability; nothing to drop.
@@ -100,12 +102,21 @@ impl CapabilitySets {
         ];
         // SAFETY: capset reads a header and two data structs laid out as the kernel's
         // __user_cap_header_struct / __user_cap_data_struct (version 3).
-        let rc = unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) };
+        let rc =
+            unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) };
         if rc != 0 {
             return Err(std::io::Error::last_os_error()).op(|| "capset".to_string());
         }
         // SAFETY: prctl with integer arguments only.
-        unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
         for cap in 0..=last {
             if self.ambient & (1 << cap) != 0 {
                 // SAFETY: prctl with integer arguments only.
@@ -173,7 +184,8 @@ mod tests {
     #[test]
     fn capability_beyond_kernel_is_rejected() {
         let spec: LinuxCapabilities =
-            serde_json::from_value(serde_json::json!({"bounding": ["CAP_CHECKPOINT_RESTORE"]})).unwrap();
+            serde_json::from_value(serde_json::json!({"bounding": ["CAP_CHECKPOINT_RESTORE"]}))
+                .unwrap();
         let err = CapabilitySets::from_spec(Some(&spec), 37).unwrap_err();
         assert!(err.to_string().contains("CAP_CHECKPOINT_RESTORE"), "{err}");
     }

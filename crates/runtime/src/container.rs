@@ -107,19 +107,22 @@ impl Runtime {
             cgroup: None,
             armed: true,
         };
-        std::fs::write(dir.join(CONFIG_COPY), serde_json::to_vec(spec).unwrap_or_default())
-            .op(|| format!("saving config of {}", opts.id))?;
-        let exec_fifo = match process {
-            Some(_) => Some(make_exec_fifo(&self.root.exec_fifo(&opts.id))?),
-            None => None,
-        };
+        std::fs::write(
+            dir.join(CONFIG_COPY),
+            serde_json::to_vec(spec).unwrap_or_default(),
+        )
+        .op(|| format!("saving config of {}", opts.id))?;
+        // Even without a process the init waits here, so the container stays "created".
+        let exec_fifo = Some(make_exec_fifo(&self.root.exec_fifo(&opts.id))?);
         let hierarchy = vessel_cgroups::detect()?;
         let cgroup = vessel_cgroups::manager(&hierarchy, cgroups_path.as_deref(), &opts.id)?;
         cgroup.create()?;
         let cgroup = cleanup.cgroup.insert(cgroup);
-        if let Some(resources) = linux.resources() {
-            cgroup.apply(resources)?;
-        }
+        let resources = crate::devices_cgroup::effective_resources(
+            linux.resources().as_ref(),
+            linux.devices().as_deref().unwrap_or_default(),
+        );
+        cgroup.apply(&resources)?;
 
         let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
         let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
@@ -142,7 +145,8 @@ impl Runtime {
             time_offsets,
             exec_fifo,
             runtime_hooks: hooks.is_some_and(|h| {
-                !HookKind::Prestart.select(h).is_empty() || !HookKind::CreateRuntime.select(h).is_empty()
+                !HookKind::Prestart.select(h).is_empty()
+                    || !HookKind::CreateRuntime.select(h).is_empty()
             }),
             create_container_hooks: hooks
                 .map(|h| HookKind::CreateContainer.select(h).to_vec())
@@ -164,7 +168,10 @@ impl Runtime {
             bundle: &bundle.path,
             annotations: &annotations,
             console_socket: opts.console_socket.as_deref(),
-            seccomp_listener: linux.seccomp().as_ref().and_then(|s| s.listener_path().clone()),
+            seccomp_listener: linux
+                .seccomp()
+                .as_ref()
+                .and_then(|s| s.listener_path().clone()),
         };
         let spawned = crate::process::spawn::spawn(&cfg, &ctx)?;
         drop(cfg);
@@ -221,7 +228,9 @@ impl Runtime {
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             seccomp,
             terminal: p.terminal().unwrap_or(false),
-            console_size: p.console_size().map(|b| (b.height() as u16, b.width() as u16)),
+            console_size: p
+                .console_size()
+                .map(|b| (b.height() as u16, b.width() as u16)),
             preserve_fds,
             setgroups_allowed: true,
             oom_score_adj: None,
@@ -249,7 +258,9 @@ impl Runtime {
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(&fifo_path)
             .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENXIO) => RuntimeError::Init(format!("container {id}: the init process is not running")),
+                Some(libc::ENXIO) => {
+                    RuntimeError::Init(format!("container {id}: the init process is not running"))
+                }
                 _ => RuntimeError::Io {
                     operation: format!("opening {}", fifo_path.display()),
                     cause: e,
@@ -258,8 +269,23 @@ impl Runtime {
         nix::unistd::write(&fifo, b"0").op(|| format!("starting container {id}"))?;
         drop(fifo);
         std::fs::remove_file(&fifo_path).op(|| format!("removing {}", fifo_path.display()))?;
-        let state = state::state_json(id, Status::Running, record.pid, &record.bundle, &record.annotations);
-        hooks::run_all_warn(HookKind::Poststart, spec.hooks().as_ref(), &state);
+        if let Some(hooks) = spec
+            .hooks()
+            .as_ref()
+            .filter(|h| !HookKind::Poststart.select(h).is_empty())
+        {
+            // poststart hooks run after the user process is executed, i.e. after the
+            // init's startContainer hooks: wait until the init has exec'd.
+            wait_for_exec(record.pid, Duration::from_secs(60));
+            let state = state::state_json(
+                id,
+                Status::Running,
+                record.pid,
+                &record.bundle,
+                &record.annotations,
+            );
+            hooks::run_all_warn(HookKind::Poststart, Some(hooks), &state);
+        }
         Ok(())
     }
 
@@ -299,7 +325,11 @@ impl Runtime {
         StateOutput {
             oci_version: state::OCI_VERSION.to_string(),
             id: record.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { record.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                record.pid
+            },
             status,
             bundle: record.bundle.clone(),
             rootfs: record.rootfs.clone(),
@@ -365,7 +395,12 @@ impl Runtime {
         let cgroup = self.cgroup_of(&record);
         if status != Status::Stopped {
             if !force {
-                return Err(wrong_state(id, status, "delete", "stopped (or use --force)"));
+                return Err(wrong_state(
+                    id,
+                    status,
+                    "delete",
+                    "stopped (or use --force)",
+                ));
             }
             if let Ok(cg) = &cgroup {
                 if status == Status::Paused {
@@ -402,7 +437,10 @@ impl Runtime {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(RuntimeError::Init(format!("deleting {id}: {}", errors.join("; "))))
+            Err(RuntimeError::Init(format!(
+                "deleting {id}: {}",
+                errors.join("; ")
+            )))
         }
     }
 
@@ -437,7 +475,12 @@ impl Runtime {
         let record = self.root.load(id)?;
         let status = self.status(&record);
         if status == Status::Stopped {
-            return Err(wrong_state(id, status, "update", "created, running or paused"));
+            return Err(wrong_state(
+                id,
+                status,
+                "update",
+                "created, running or paused",
+            ));
         }
         Ok(self.cgroup_of(&record)?.apply(resources)?)
     }
@@ -516,7 +559,9 @@ fn exec_process(spec: &Spec, opts: &ExecOptions) -> Result<Process> {
         }
     }
     if !opts.additional_gids.is_empty() {
-        process.user_mut().set_additional_gids(Some(opts.additional_gids.clone()));
+        process
+            .user_mut()
+            .set_additional_gids(Some(opts.additional_gids.clone()));
     }
     if opts.no_new_privs {
         process.set_no_new_privileges(Some(true));
@@ -527,12 +572,17 @@ fn exec_process(spec: &Spec, opts: &ExecOptions) -> Result<Process> {
             .caps
             .iter()
             .map(|c| {
-                let name = if c.starts_with("CAP_") { c.clone() } else { format!("CAP_{c}") };
-                serde_json::from_value(serde_json::Value::String(name.to_uppercase()))
-                    .map_err(|_| RuntimeError::InvalidConfig {
+                let name = if c.starts_with("CAP_") {
+                    c.clone()
+                } else {
+                    format!("CAP_{c}")
+                };
+                serde_json::from_value(serde_json::Value::String(name.to_uppercase())).map_err(
+                    |_| RuntimeError::InvalidConfig {
                         field: "--cap".into(),
                         message: format!("{c:?} is not a capability"),
-                    })
+                    },
+                )
             })
             .collect::<Result<_>>()?;
         let add = |set: Option<&oci_spec::runtime::Capabilities>| {
@@ -554,12 +604,37 @@ fn exec_process(spec: &Spec, opts: &ExecOptions) -> Result<Process> {
     Ok(process)
 }
 
-fn wrong_state(id: &str, status: Status, operation: &'static str, needs: &'static str) -> RuntimeError {
+fn wrong_state(
+    id: &str,
+    status: Status,
+    operation: &'static str,
+    needs: &'static str,
+) -> RuntimeError {
     RuntimeError::WrongState {
         id: id.to_string(),
         status: status.to_string(),
         operation,
         needs,
+    }
+}
+
+/// Wait until `pid` no longer runs this runtime's binary (it exec'd or died).
+fn wait_for_exec(pid: i32, limit: Duration) {
+    let ours = std::fs::metadata("/proc/self/exe").ok();
+    let same = |m: &std::fs::Metadata| {
+        use std::os::unix::fs::MetadataExt;
+        ours.as_ref()
+            .is_some_and(|o| o.dev() == m.dev() && o.ino() == m.ino())
+    };
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_micros(50);
+    while Instant::now() < deadline {
+        match std::fs::metadata(format!("/proc/{pid}/exe")) {
+            Ok(m) if same(&m) => {}
+            _ => return,
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
@@ -613,13 +688,21 @@ fn make_exec_fifo(path: &Path) -> Result<OwnedFd> {
 
 /// Written atomically: engines read it as soon as `create` returns.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
     std::fs::write(&tmp, pid.to_string()).op(|| format!("writing pid file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).op(|| format!("writing pid file {}", path.display()))
 }
 
-fn render_time_offsets(offsets: Option<&HashMap<String, oci_spec::runtime::LinuxTimeOffset>>) -> Option<String> {
+fn render_time_offsets(
+    offsets: Option<&HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
+) -> Option<String> {
     let offsets = offsets?;
     if offsets.is_empty() {
         return None;
@@ -645,7 +728,11 @@ pub fn systemd_to_cgroupfs(path: &str) -> PathBuf {
         parts.next().unwrap_or(""),
     );
     let mut out = PathBuf::from("/");
-    let slice = if slice.is_empty() { "system.slice" } else { slice };
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
     if slice != "-.slice" {
         let stem = slice.trim_end_matches(".slice");
         let mut acc = String::new();
@@ -710,9 +797,14 @@ mod tests {
         };
         let p = exec_process(&spec, &opts).unwrap();
         assert_eq!(p.args().as_ref().unwrap(), &vec!["ls".to_string()]);
-        assert_eq!(p.env().as_ref().unwrap(), &vec!["B=2".to_string(), "A=9".to_string()]);
+        assert_eq!(
+            p.env().as_ref().unwrap(),
+            &vec!["B=2".to_string(), "A=9".to_string()]
+        );
         assert_eq!((p.user().uid(), p.user().gid()), (5, 6));
-        assert!(serde_json::to_string(p.capabilities()).unwrap().contains("CAP_NET_ADMIN"));
+        assert!(serde_json::to_string(p.capabilities())
+            .unwrap()
+            .contains("CAP_NET_ADMIN"));
         let bad = ExecOptions {
             args: vec!["ls".into()],
             caps: vec!["NOPE".into()],

@@ -85,7 +85,9 @@ pub fn run(kind: HookKind, hook: &Hook, state_json: &[u8]) -> Result<()> {
         }
     }
     cmd.stdin(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot start: {e}")))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| fail(format!("cannot start: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(state_json);
@@ -117,7 +119,10 @@ pub fn run(kind: HookKind, hook: &Hook, state_json: &[u8]) -> Result<()> {
     } else if let Some(sig) = status.signal() {
         Err(fail(format!("killed by signal {sig}")))
     } else {
-        Err(fail(format!("exited with status {}", status.code().unwrap_or(-1))))
+        Err(fail(format!(
+            "exited with status {}",
+            status.code().unwrap_or(-1)
+        )))
     }
 }
 
@@ -148,14 +153,20 @@ mod tests {
     fn failing_hook_reports_status() {
         let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}));
         let err = run(HookKind::Prestart, &h, b"{}").unwrap_err().to_string();
-        assert!(err.contains("prestart hook /bin/sh") && err.contains("status 3"), "{err}");
+        assert!(
+            err.contains("prestart hook /bin/sh") && err.contains("status 3"),
+            "{err}"
+        );
     }
 
     #[test]
     fn timeout_kills_hook() {
-        let h = hook(serde_json::json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}));
+        let h =
+            hook(serde_json::json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}));
         let start = Instant::now();
-        let err = run(HookKind::CreateRuntime, &h, b"{}").unwrap_err().to_string();
+        let err = run(HookKind::CreateRuntime, &h, b"{}")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("timed out"), "{err}");
         assert!(start.elapsed() < Duration::from_secs(10));
     }

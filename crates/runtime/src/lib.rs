@@ -4,6 +4,7 @@
 
 pub mod capabilities;
 pub mod container;
+pub mod devices_cgroup;
 pub mod error;
 pub mod hooks;
 pub mod namespaces;

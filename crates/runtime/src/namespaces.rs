@@ -51,8 +51,13 @@ impl NamespacePlan {
                 None => plan.new |= flag,
             }
         }
-        plan.join
-            .sort_by_key(|(flag, _)| if *flag == CloneFlags::CLONE_NEWUSER { 0 } else { 1 });
+        plan.join.sort_by_key(|(flag, _)| {
+            if *flag == CloneFlags::CLONE_NEWUSER {
+                0
+            } else {
+                1
+            }
+        });
         plan
     }
 
@@ -104,7 +109,8 @@ impl NamespacePlan {
 /// Join the opened namespaces in order.
 pub fn join_all(fds: &[(CloneFlags, OwnedFd)]) -> Result<()> {
     for (flag, fd) in fds {
-        nix::sched::setns(fd.as_fd(), *flag).op(|| format!("joining namespace {}", flag_name(*flag)))?;
+        nix::sched::setns(fd.as_fd(), *flag)
+            .op(|| format!("joining namespace {}", flag_name(*flag)))?;
     }
     Ok(())
 }

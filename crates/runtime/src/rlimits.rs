@@ -69,7 +69,10 @@ pub fn apply(pid: i32, limits: &[(String, Rlimit)]) -> Result<()> {
         let rc = unsafe { libc::prlimit64(pid, l.resource as _, &new, std::ptr::null_mut()) };
         if rc != 0 {
             let errno = nix::errno::Errno::last();
-            let mut cur = libc::rlimit64 { rlim_cur: 0, rlim_max: 0 };
+            let mut cur = libc::rlimit64 {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             // SAFETY: prlimit64 writes the current limit into `cur`.
             unsafe { libc::prlimit64(pid, l.resource as _, std::ptr::null(), &mut cur) };
             return Err(RuntimeError::Rlimit {

@@ -7,7 +7,11 @@ pub fn parse_signal(text: &str) -> Result<i32> {
     let unknown = || RuntimeError::UnknownSignal(text.to_string());
     let t = text.trim();
     if let Ok(n) = t.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) { Ok(n) } else { Err(unknown()) };
+        return if (1..=libc::SIGRTMAX()).contains(&n) {
+            Ok(n)
+        } else {
+            Err(unknown())
+        };
     }
     let upper = t.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);

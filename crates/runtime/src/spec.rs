@@ -41,7 +41,10 @@ pub fn parse_config_file(config: &Path) -> Result<Spec> {
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(RuntimeError::ConfigParse {
             path: config.to_path_buf(),
-            message: format!("{} bytes is larger than the {MAX_CONFIG_BYTES}-byte limit", meta.len()),
+            message: format!(
+                "{} bytes is larger than the {MAX_CONFIG_BYTES}-byte limit",
+                meta.len()
+            ),
         });
     }
     let bytes = std::fs::read(config).map_err(read_err)?;
@@ -57,7 +60,10 @@ pub fn parse_config(bytes: &[u8]) -> std::result::Result<Spec, String> {
 }
 
 fn shorten_serde_error(message: &str) -> String {
-    match (message.find(", expected one of"), message.rfind(" at line ")) {
+    match (
+        message.find(", expected one of"),
+        message.rfind(" at line "),
+    ) {
         (Some(cut), Some(location)) if cut < location => {
             format!("{}{}", &message[..cut], &message[location..])
         }
@@ -66,7 +72,10 @@ fn shorten_serde_error(message: &str) -> String {
 }
 
 fn resolve_rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
-    let root = spec.root().as_ref().ok_or_else(|| invalid("root", "is required on Linux"))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root", "is required on Linux"))?;
     let joined = if root.path().is_absolute() {
         root.path().clone()
     } else {
@@ -75,11 +84,17 @@ fn resolve_rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
     let rootfs = std::fs::canonicalize(&joined).map_err(|e| {
         invalid(
             "root.path",
-            format!("{}: {e} (create the rootfs directory or fix the path)", joined.display()),
+            format!(
+                "{}: {e} (create the rootfs directory or fix the path)",
+                joined.display()
+            ),
         )
     })?;
     if !rootfs.is_dir() {
-        return Err(invalid("root.path", format!("{} is not a directory", rootfs.display())));
+        return Err(invalid(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
     }
     Ok(rootfs)
 }
@@ -127,7 +142,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
             if !path.is_absolute() {
                 return Err(invalid(
                     "linux.namespaces",
-                    format!("path {path:?} of the {} namespace must be absolute", ns.typ()),
+                    format!(
+                        "path {path:?} of the {} namespace must be absolute",
+                        ns.typ()
+                    ),
                 ));
             }
         }
@@ -135,15 +153,26 @@ pub fn validate(spec: &Spec) -> Result<()> {
     let new_user_ns = namespaces
         .iter()
         .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none());
-    validate_id_maps("linux.uidMappings", linux.uid_mappings().as_deref(), new_user_ns)?;
-    validate_id_maps("linux.gidMappings", linux.gid_mappings().as_deref(), new_user_ns)?;
+    validate_id_maps(
+        "linux.uidMappings",
+        linux.uid_mappings().as_deref(),
+        new_user_ns,
+    )?;
+    validate_id_maps(
+        "linux.gidMappings",
+        linux.gid_mappings().as_deref(),
+        new_user_ns,
+    )?;
     let has = |t| seen.contains(&t);
     let new_or_joined = |t| namespaces.iter().any(|ns| ns.typ() == t);
     if (spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
         || spec.domainname().as_ref().is_some_and(|h| !h.is_empty()))
         && !has(LinuxNamespaceType::Uts)
     {
-        return Err(invalid("hostname", "setting a hostname needs a uts namespace"));
+        return Err(invalid(
+            "hostname",
+            "setting a hostname needs a uts namespace",
+        ));
     }
     if let Some(sysctl) = linux.sysctl() {
         for key in sysctl.keys() {
@@ -172,12 +201,18 @@ fn validate_id_maps(field: &str, maps: Option<&[LinuxIdMapping]>, new_user_ns: b
     let maps = maps.unwrap_or_default();
     if maps.is_empty() {
         if new_user_ns {
-            return Err(invalid(field, "a new user namespace needs at least one mapping"));
+            return Err(invalid(
+                field,
+                "a new user namespace needs at least one mapping",
+            ));
         }
         return Ok(());
     }
     if !new_user_ns {
-        return Err(invalid(field, "mappings need a new user namespace in linux.namespaces"));
+        return Err(invalid(
+            field,
+            "mappings need a new user namespace in linux.namespaces",
+        ));
     }
     if maps.len() > 340 {
         return Err(invalid(field, "the kernel accepts at most 340 mappings"));
@@ -187,16 +222,28 @@ fn validate_id_maps(field: &str, maps: Option<&[LinuxIdMapping]>, new_user_ns: b
         if m.size() == 0 {
             return Err(invalid(
                 field,
-                format!("mapping containerID={} hostID={} has size 0", m.container_id(), m.host_id()),
+                format!(
+                    "mapping containerID={} hostID={} has size 0",
+                    m.container_id(),
+                    m.host_id()
+                ),
             ));
         }
         let start = u64::from(m.container_id());
         let end = start + u64::from(m.size());
-        if end > u64::from(u32::MAX) || u64::from(m.host_id()) + u64::from(m.size()) > u64::from(u32::MAX) {
-            return Err(invalid(field, format!("mapping containerID={start} size={} overflows", m.size())));
+        if end > u64::from(u32::MAX)
+            || u64::from(m.host_id()) + u64::from(m.size()) > u64::from(u32::MAX)
+        {
+            return Err(invalid(
+                field,
+                format!("mapping containerID={start} size={} overflows", m.size()),
+            ));
         }
         if ranges.iter().any(|&(s, e)| start < e && s < end) {
-            return Err(invalid(field, format!("mapping containerID={start} overlaps another mapping")));
+            return Err(invalid(
+                field,
+                format!("mapping containerID={start} overlaps another mapping"),
+            ));
         }
         ranges.push((start, end));
     }
@@ -224,7 +271,10 @@ fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Resul
     } else if key == "kernel.hostname" || key == "kernel.domainname" {
         LinuxNamespaceType::Uts
     } else {
-        return Err(invalid(field, "is not a namespaced sysctl; it would change the host"));
+        return Err(invalid(
+            field,
+            "is not a namespaced sysctl; it would change the host",
+        ));
     };
     if key.contains("..") || key.contains('/') {
         return Err(invalid(field, "must not contain '/' or '..'"));
@@ -302,17 +352,22 @@ mod tests {
     #[test]
     fn id_maps_need_user_namespace_and_no_overlap() {
         let mut v = base();
-        v["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
-        assert!(check(v.clone()).unwrap_err().contains("need a new user namespace"));
+        v["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+        assert!(check(v.clone())
+            .unwrap_err()
+            .contains("need a new user namespace"));
         v["linux"]["namespaces"] = serde_json::json!([{"type": "user"}, {"type": "mount"}]);
-        v["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+        v["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
         check(v.clone()).unwrap();
         v["linux"]["uidMappings"] = serde_json::json!([
             {"containerID": 0, "hostID": 1000, "size": 10},
             {"containerID": 5, "hostID": 2000, "size": 10}
         ]);
         assert!(check(v.clone()).unwrap_err().contains("overlaps"));
-        v["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 0}]);
+        v["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 0}]);
         assert!(check(v).unwrap_err().contains("size 0"));
     }
 
@@ -327,7 +382,9 @@ mod tests {
     fn sysctl_needs_namespace_and_must_be_namespaced() {
         let mut v = base();
         v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
-        assert!(check(v.clone()).unwrap_err().contains("needs a net namespace"));
+        assert!(check(v.clone())
+            .unwrap_err()
+            .contains("needs a net namespace"));
         v["linux"]["namespaces"] = serde_json::json!([{"type": "network"}]);
         check(v.clone()).unwrap();
         v["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"});
@@ -344,7 +401,8 @@ mod tests {
     #[test]
     fn relative_namespace_path_rejected() {
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "network", "path": "proc/1/ns/net"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "network", "path": "proc/1/ns/net"}]);
         assert!(check(v).unwrap_err().contains("absolute"));
     }
 

@@ -130,7 +130,8 @@ impl StateRoot {
             .mode(0o600)
             .open(&tmp)
             .op(|| format!("writing {}", tmp.display()))?;
-        f.write_all(&data).op(|| format!("writing {}", tmp.display()))?;
+        f.write_all(&data)
+            .op(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, dir.join(STATE_FILE)).op(|| format!("saving state of {}", record.id))
     }
 
@@ -189,7 +190,8 @@ impl StateRoot {
         // SAFETY: flock on an fd we own; no memory is passed.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
         if rc != 0 {
-            return Err(std::io::Error::last_os_error()).op(|| format!("locking {}", dir.display()));
+            return Err(std::io::Error::last_os_error())
+                .op(|| format!("locking {}", dir.display()));
         }
         Ok(file.into())
     }
@@ -197,7 +199,10 @@ impl StateRoot {
 
 /// Container ids become directory names: keep them to a safe alphabet.
 pub fn validate_id(id: &str) -> Result<()> {
-    let err = |reason| RuntimeError::InvalidId { id: id.to_string(), reason };
+    let err = |reason| RuntimeError::InvalidId {
+        id: id.to_string(),
+        reason,
+    };
     if id.is_empty() {
         return Err(err("must not be empty"));
     }
@@ -211,7 +216,9 @@ pub fn validate_id(id: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+'))
     {
-        return Err(err("may only contain letters, digits, '_', '-', '.' and '+'"));
+        return Err(err(
+            "may only contain letters, digits, '_', '-', '.' and '+'",
+        ));
     }
     Ok(())
 }
@@ -242,16 +249,19 @@ pub fn init_alive(record: &ContainerRecord) -> bool {
         return false;
     }
     match process_start_time(record.pid) {
-        Some(t) if t == record.pid_start_time => {
-            !matches!(process_state_letter(record.pid), Some('Z') | Some('X') | None)
-        }
+        Some(t) if t == record.pid_start_time => !matches!(
+            process_state_letter(record.pid),
+            Some('Z') | Some('X') | None
+        ),
         _ => false,
     }
 }
 
 /// RFC 3339 UTC timestamp with nanoseconds, as runc prints `created`.
 pub fn rfc3339_now() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(now.as_secs() as i64, now.subsec_nanos())
 }
 
@@ -296,7 +306,8 @@ mod tests {
 
     #[test]
     fn stat_parsing_handles_parens_in_comm() {
-        let stat = "42 (we ird) name)) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
+        let stat =
+            "42 (we ird) name)) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
         assert_eq!(parse_stat_start_time(stat), Some(987654));
     }
 
@@ -312,8 +323,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = StateRoot::new(dir.path().join("r"));
         root.reserve("one").unwrap();
-        assert!(matches!(root.reserve("one"), Err(RuntimeError::ContainerExists { .. })));
-        assert!(matches!(root.load("one"), Err(RuntimeError::ContainerNotFound { .. })));
+        assert!(matches!(
+            root.reserve("one"),
+            Err(RuntimeError::ContainerExists { .. })
+        ));
+        assert!(matches!(
+            root.load("one"),
+            Err(RuntimeError::ContainerNotFound { .. })
+        ));
         assert!(root.list().unwrap().is_empty());
     }
 }

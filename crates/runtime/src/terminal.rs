@@ -47,7 +47,8 @@ pub fn open_in_container(size: Option<(u16, u16)>, owner: &Identity) -> Result<O
     let _ = nix::unistd::setsid();
     // SAFETY: TIOCSCTTY takes an integer argument.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).op(|| "making the pty the controlling terminal".into());
+        return Err(std::io::Error::last_os_error())
+            .op(|| "making the pty the controlling terminal".into());
     }
     for target in 0..3 {
         // SAFETY: dup2 on descriptors we own; replacing stdio is the point.
@@ -72,12 +73,19 @@ pub fn resize(fd: BorrowedFd, rows: u16, cols: u16) {
 /// Send the pty master to an engine's console socket, as runc does (SCM_RIGHTS with the
 /// pty name as payload).
 pub fn send_to_console_socket(socket: &Path, master: BorrowedFd) -> Result<()> {
-    let stream = UnixStream::connect(socket).op(|| format!("connecting to console socket {}", socket.display()))?;
+    let stream = UnixStream::connect(socket)
+        .op(|| format!("connecting to console socket {}", socket.display()))?;
     let name = b"/dev/ptmx";
     let iov = [IoSlice::new(name)];
     let fds = [master.as_raw_fd()];
-    sendmsg::<()>(stream.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .op(|| format!("sending the pty to console socket {}", socket.display()))?;
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .op(|| format!("sending the pty to console socket {}", socket.display()))?;
     Ok(())
 }
 
@@ -154,7 +162,10 @@ pub fn wait_foreground(pid: i32, signals: &SignalFd, master: Option<OwnedFd>) ->
             fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
             if stdin_open {
                 // SAFETY: fd 0 outlives this loop.
-                fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(0) }, PollFlags::POLLIN));
+                fds.push(PollFd::new(
+                    unsafe { BorrowedFd::borrow_raw(0) },
+                    PollFlags::POLLIN,
+                ));
             }
         }
         match nix::poll::poll(&mut fds, PollTimeout::NONE) {
@@ -222,7 +233,9 @@ fn reap(pid: i32) -> Result<Option<i32>> {
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return Ok(Some(code)),
-            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => return Ok(Some(128 + sig as i32)),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
+                return Ok(Some(128 + sig as i32))
+            }
             Ok(WaitStatus::StillAlive) => return Ok(None),
             Ok(_) => continue,
             Err(nix::errno::Errno::ECHILD) => return Ok(Some(255)),

@@ -28,7 +28,11 @@ impl Identity {
     /// allowed to change its groups.
     pub fn apply(&self, setgroups_allowed: bool) -> Result<()> {
         if setgroups_allowed {
-            let groups: Vec<Gid> = self.additional_gids.iter().map(|&g| Gid::from_raw(g)).collect();
+            let groups: Vec<Gid> = self
+                .additional_gids
+                .iter()
+                .map(|&g| Gid::from_raw(g))
+                .collect();
             nix::unistd::setgroups(&groups)
                 .op(|| format!("setgroups {:?}", self.additional_gids))?;
         }

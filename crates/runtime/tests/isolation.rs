@@ -11,13 +11,20 @@ fn init_is_pid_1_with_own_hostname_and_only_lo() {
         return;
     }
     let mut b = Bundle::new("iso");
-    b.args(&["sh", "-c", "echo pid=$$; hostname; ls /sys/class/net; cat /proc/self/status | grep NoNewPrivs"]);
+    b.args(&[
+        "sh",
+        "-c",
+        "echo pid=$$; hostname; ls /sys/class/net; cat /proc/self/status | grep NoNewPrivs",
+    ]);
     let out = b.run();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert!(stdout.contains("pid=1\n"), "{stdout}");
     assert!(stdout.contains("vessel-test\n"), "{stdout}");
-    let nets: Vec<&str> = stdout.lines().filter(|l| !l.contains('=') && !l.contains(':') && *l != "vessel-test").collect();
+    let nets: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.contains('=') && !l.contains(':') && *l != "vessel-test")
+        .collect();
     assert_eq!(nets, vec!["lo"], "{stdout}");
     assert!(stdout.contains("NoNewPrivs:\t1"), "{stdout}");
 }
@@ -44,7 +51,10 @@ fn capabilities_match_the_spec() {
     // CAP_KILL(5), CAP_NET_BIND_SERVICE(10), CAP_AUDIT_WRITE(29)
     let expected = format!("{:016x}", (1u64 << 5) | (1 << 10) | (1 << 29));
     for set in ["CapEff", "CapPrm", "CapBnd"] {
-        assert!(stdout.contains(&format!("{set}:\t{expected}")), "{set} in {stdout}");
+        assert!(
+            stdout.contains(&format!("{set}:\t{expected}")),
+            "{set} in {stdout}"
+        );
     }
     assert!(stdout.contains("CapInh:\t0000000000000000"), "{stdout}");
     assert!(stdout.contains("CapAmb:\t0000000000000000"), "{stdout}");
@@ -61,12 +71,20 @@ fn seccomp_denies_a_syscall_with_the_given_errno() {
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
     });
-    b.args(&["sh", "-c", "mkdir /tmp/denied; echo rc=$?; touch /tmp/allowed && echo touched"]);
+    b.args(&[
+        "sh",
+        "-c",
+        "mkdir /tmp/denied; echo rc=$?; touch /tmp/allowed && echo touched",
+    ]);
     let out = b.run();
     let stdout = text(&out.stdout);
     assert!(stdout.contains("rc=1"), "{stdout} {}", text(&out.stderr));
     assert!(stdout.contains("touched"), "{stdout}");
-    assert!(text(&out.stderr).contains("Operation not permitted"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -95,7 +113,11 @@ fn readonly_root_refuses_writes() {
     b.config["root"]["readonly"] = serde_json::json!(true);
     b.args(&["sh", "-c", "touch /newfile && echo wrote || echo refused"]);
     let out = b.run();
-    assert!(text(&out.stdout).contains("refused"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("refused"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(!b.rootfs().join("newfile").exists());
 }
 
@@ -107,8 +129,13 @@ fn env_cwd_user_and_groups() {
     let mut b = Bundle::new("user");
     b.config["process"]["env"] = serde_json::json!(["PATH=/bin", "GREETING=hello"]);
     b.config["process"]["cwd"] = serde_json::json!("/tmp");
-    b.config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 7], "umask": 63});
-    b.args(&["sh", "-c", "echo $GREETING; pwd; id -u; id -g; id -G; umask"]);
+    b.config["process"]["user"] =
+        serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 7], "umask": 63});
+    b.args(&[
+        "sh",
+        "-c",
+        "echo $GREETING; pwd; id -u; id -g; id -G; umask",
+    ]);
     let out = b.run();
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -127,15 +154,22 @@ fn user_namespace_maps_root() {
     let mut b = Bundle::new("userns");
     let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
     ns.push(serde_json::json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.config["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
     // sysfs cannot be mounted from a user namespace without its own netns owner rights
     // on every kernel; the runtime falls back to a bind.
     b.args(&["sh", "-c", "cat /proc/self/uid_map; id -u"]);
     let out = b.run();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
-    let fields: Vec<&str> = stdout.lines().next().unwrap_or_default().split_whitespace().collect();
+    let fields: Vec<&str> = stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(fields, vec!["0", "200000", "65536"], "{stdout}");
     assert!(stdout.ends_with("0\n"), "{stdout}");
 }
@@ -146,7 +180,9 @@ fn joins_an_existing_network_namespace() {
         return;
     }
     let netns = common::unique("vrt");
-    let ok = std::process::Command::new("ip").args(["netns", "add", &netns]).status();
+    let ok = std::process::Command::new("ip")
+        .args(["netns", "add", &netns])
+        .status();
     if !ok.map(|s| s.success()).unwrap_or(false) {
         eprintln!("skipping: ip netns add failed (install iproute2)");
         return;
@@ -154,13 +190,26 @@ fn joins_an_existing_network_namespace() {
     struct Cleanup(String);
     impl Drop for Cleanup {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
         }
     }
     let _cleanup = Cleanup(netns.clone());
     let dummy = format!("d{}", std::process::id() % 100000);
     let made = std::process::Command::new("ip")
-        .args(["-n", &netns, "link", "add", &dummy, "type", "dummy"])
+        .args([
+            "-n",
+            &netns,
+            "link",
+            "add",
+            &dummy,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{dummy}p"),
+        ])
         .status()
         .unwrap();
     assert!(made.success());
@@ -171,5 +220,10 @@ fn joins_an_existing_network_namespace() {
     ]);
     b.args(&["sh", "-c", "ls /sys/class/net"]);
     let out = b.run();
-    assert!(text(&out.stdout).contains(&dummy), "{} {}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&dummy),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }

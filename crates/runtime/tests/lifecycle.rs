@@ -30,24 +30,48 @@ fn full_lifecycle_leaves_nothing_behind() {
     b.write_config();
     let bundle = b.path().to_str().unwrap().to_string();
     let pid_file = b.path().join("init.pid");
-    let out = b.runtime(&["create", "--bundle", &bundle, "--pid-file", pid_file.to_str().unwrap(), &b.id]);
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let (status, stderr) = b.runtime_detached(&[
+        "create",
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &b.id,
+    ]);
+    assert!(status.success(), "create: {stderr}");
     assert_eq!(b.status(), "created");
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(b.state()["pid"].as_i64(), Some(pid as i64));
     assert!(cgroup_dirs(&cgroup).iter().any(|d| d.exists()));
 
     // Deleting a created container without --force is refused (OCI: only stopped ones).
     let out = b.runtime(&["delete", &b.id]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("created"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("created"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = b.runtime(&["start", &b.id]);
     assert!(out.status.success(), "start: {}", text(&out.stderr));
     assert_eq!(b.status(), "running");
-    assert!(!b.runtime(&["start", &b.id]).status.success(), "second start must fail");
+    assert!(
+        !b.runtime(&["start", &b.id]).status.success(),
+        "second start must fail"
+    );
 
-    let out = b.runtime(&["exec", &b.id, "sh", "-c", "echo in-$(hostname); cat /proc/1/cmdline | tr '\\0' ' '"]);
+    let out = b.runtime(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "echo in-$(hostname); cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
     assert!(out.status.success(), "exec: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "in-vessel-test\nsleep 1000 ");
 
@@ -91,10 +115,12 @@ fn delete_force_kills_a_running_container() {
     let pid = b.state()["pid"].as_i64().unwrap();
     assert!(!b.runtime(&["delete", &b.id]).status.success());
     assert!(b.runtime(&["delete", "--force", &b.id]).status.success());
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        s.contains(") Z ")
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            s.contains(") Z ")
+        }
+    );
 }
 
 #[test]
@@ -121,9 +147,7 @@ fn hooks_run_in_spec_order_with_state() {
     }
     let mut b = Bundle::new("hooks");
     let log = b.path().join("hooks.log");
-    let hook = |name: &str| {
-        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo {name} >> {}; echo \"$s\" > {}.{name}", log.display(), log.display())]})
-    };
+    let hook = |name: &str| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo {name} >> {}; echo \"$s\" > {}.{name}", log.display(), log.display())]});
     b.config["hooks"] = serde_json::json!({
         "prestart": [hook("prestart")],
         "createRuntime": [hook("createRuntime")],
@@ -135,19 +159,31 @@ fn hooks_run_in_spec_order_with_state() {
     // startContainer hooks run inside the container: give it a /bin/sh that can write the
     // log, through a bind of the bundle directory at the same path.
     let dir = b.path().to_str().unwrap().to_string();
-    b.config["mounts"].as_array_mut().unwrap().push(serde_json::json!(
-        {"destination": dir, "type": "bind", "source": dir, "options": ["rbind"]}
-    ));
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+            {"destination": dir, "type": "bind", "source": dir, "options": ["rbind"]}
+        ));
     b.args(&["true"]);
     let out = b.run();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let order = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         order.lines().collect::<Vec<_>>(),
-        vec!["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ]
     );
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.createRuntime", log.display())).unwrap()).unwrap();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.createRuntime", log.display())).unwrap(),
+    )
+    .unwrap();
     assert_eq!(state["id"], b.id.as_str());
     assert_eq!(state["status"], "creating");
     assert!(state["pid"].as_i64().unwrap() > 1);
@@ -165,7 +201,11 @@ fn failing_create_runtime_hook_cleans_up() {
     b.args(&["true"]);
     let out = b.run();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("createRuntime hook /bin/false"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("createRuntime hook /bin/false"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!b.root.join(&b.id).exists());
     for d in cgroup_dirs(&cgroup) {
         assert!(!d.exists(), "{} left behind", d.display());
@@ -182,9 +222,13 @@ fn config_without_process_can_be_created_but_not_started() {
     b.config.as_object_mut().unwrap().remove("process");
     b.write_config();
     let bundle = b.path().to_str().unwrap().to_string();
-    let out = b.runtime(&["create", "--bundle", &bundle, &b.id]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (status, stderr) = b.runtime_detached(&["create", "--bundle", &bundle, &b.id]);
+    assert!(status.success(), "{stderr}");
     let out = b.runtime(&["start", &b.id]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("process"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("process"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -58,7 +58,15 @@ pub fn fork_into(namespaces: CloneFlags, cgroup_fd: Option<RawFd>) -> Result<For
     };
     match rc {
         -1 => Err(std::io::Error::last_os_error()).op(|| {
-            format!("clone3 (namespaces {:#x}{})", namespaces.bits(), if cgroup_fd.is_some() { ", into cgroup" } else { "" })
+            format!(
+                "clone3 (namespaces {:#x}{})",
+                namespaces.bits(),
+                if cgroup_fd.is_some() {
+                    ", into cgroup"
+                } else {
+                    ""
+                }
+            )
         }),
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent { child: pid as i32 }),

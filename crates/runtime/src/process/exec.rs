@@ -37,14 +37,20 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 
 pub fn spawn(process: &ProcessSetup, ctx: &ExecContext) -> Result<ExecSpawned> {
     let pidfd = pidfd_open(ctx.container_pid)?;
-    let root = std::fs::File::open(format!("/proc/{}/root", ctx.container_pid))
-        .op(|| format!("opening the root of container process {}", ctx.container_pid))?;
+    let root = std::fs::File::open(format!("/proc/{}/root", ctx.container_pid)).op(|| {
+        format!(
+            "opening the root of container process {}",
+            ctx.container_pid
+        )
+    })?;
     let ns = differing_namespaces(ctx.container_pid);
     // Joining the pid (and time) namespace only affects our future children, so do it
     // here: the forked child then starts as a member without a second fork.
-    let for_children = ns & (CloneFlags::CLONE_NEWPID | CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
+    let for_children =
+        ns & (CloneFlags::CLONE_NEWPID | CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     if !for_children.is_empty() {
-        nix::sched::setns(pidfd.as_fd(), for_children).op(|| "joining the container's pid namespace".into())?;
+        nix::sched::setns(pidfd.as_fd(), for_children)
+            .op(|| "joining the container's pid namespace".into())?;
     }
     let (parent_sock, child_sock) = sync::pair()?;
     let cgroup_fd = ctx.cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
@@ -82,13 +88,19 @@ pub fn spawn(process: &ProcessSetup, ctx: &ExecContext) -> Result<ExecSpawned> {
         let mut console = None;
         loop {
             let Some((message, fd)) = parent_sock.recv::<ChildMessage>()? else {
-                return Err(RuntimeError::Init("exec process exited during setup".into()));
+                return Err(RuntimeError::Init(
+                    "exec process exited during setup".into(),
+                ));
             };
             match message {
                 ChildMessage::Console => {
-                    let master = fd.ok_or_else(|| RuntimeError::Init("console message without a pty".into()))?;
+                    let master = fd.ok_or_else(|| {
+                        RuntimeError::Init("console message without a pty".into())
+                    })?;
                     match ctx.console_socket {
-                        Some(path) => crate::terminal::send_to_console_socket(path, master.as_fd())?,
+                        Some(path) => {
+                            crate::terminal::send_to_console_socket(path, master.as_fd())?
+                        }
                         None => console = Some(master),
                     }
                 }
@@ -99,7 +111,10 @@ pub fn spawn(process: &ProcessSetup, ctx: &ExecContext) -> Result<ExecSpawned> {
         }
     })();
     match result {
-        Ok(console) => Ok(ExecSpawned { pid: child, console }),
+        Ok(console) => Ok(ExecSpawned {
+            pid: child,
+            console,
+        }),
         Err(e) => {
             kill_child();
             Err(e)
@@ -127,7 +142,8 @@ fn child_main(
             None => return Err(RuntimeError::Init("the runtime went away".into())),
         }
         if !ns.is_empty() {
-            nix::sched::setns(pidfd.as_fd(), ns).op(|| format!("joining container namespaces {:#x}", ns.bits()))?;
+            nix::sched::setns(pidfd.as_fd(), ns)
+                .op(|| format!("joining container namespaces {:#x}", ns.bits()))?;
         }
         nix::unistd::fchdir(root).op(|| "entering the container root".into())?;
         nix::unistd::chroot(".").op(|| "chroot to the container root".into())?;

@@ -42,7 +42,9 @@ enum Step {
 fn wait_for_parent(sync: &SyncSocket) -> Result<ParentMessage> {
     match sync.recv::<ParentMessage>()? {
         Some((m, _)) => Ok(m),
-        None => Err(RuntimeError::Init("the runtime went away during setup".into())),
+        None => Err(RuntimeError::Init(
+            "the runtime went away during setup".into(),
+        )),
     }
 }
 
@@ -53,7 +55,8 @@ fn setup(cfg: &InitConfig, sync: &SyncSocket) -> Result<Step> {
         namespaces::join_all(&cfg.join_fds)?;
         let mut unshare_flags = cfg.plan.new;
         if cfg.plan.creates(CloneFlags::CLONE_NEWUSER) {
-            nix::sched::unshare(CloneFlags::CLONE_NEWUSER).op(|| "unshare user namespace".into())?;
+            nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+                .op(|| "unshare user namespace".into())?;
             sync.send(&ChildMessage::NeedIdMaps, None)?;
             wait_for_parent(sync)?;
             unshare_flags.remove(CloneFlags::CLONE_NEWUSER);
@@ -63,9 +66,11 @@ fn setup(cfg: &InitConfig, sync: &SyncSocket) -> Result<Step> {
                 .op(|| format!("unshare namespaces {:#x}", unshare_flags.bits()))?;
         }
         if let Some(offsets) = &cfg.time_offsets {
-            std::fs::write("/proc/self/timens_offsets", offsets).op(|| "linux.timeOffsets".into())?;
+            std::fs::write("/proc/self/timens_offsets", offsets)
+                .op(|| "linux.timeOffsets".into())?;
         }
-        let pid_or_time = CloneFlags::CLONE_NEWPID | CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+        let pid_or_time =
+            CloneFlags::CLONE_NEWPID | CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
         if cfg.plan.new.intersects(pid_or_time) || cfg.plan.joins(CloneFlags::CLONE_NEWPID) {
             match fork()? {
                 Forked::Parent { child } => {
@@ -81,7 +86,8 @@ fn setup(cfg: &InitConfig, sync: &SyncSocket) -> Result<Step> {
     if cfg.plan.has(CloneFlags::CLONE_NEWUSER) && cfg.user_ns_root_mapped {
         let root = nix::unistd::Uid::from_raw(0);
         let root_gid = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(root_gid, root_gid, root_gid).op(|| "setgid 0 in the user namespace".into())?;
+        nix::unistd::setresgid(root_gid, root_gid, root_gid)
+            .op(|| "setgid 0 in the user namespace".into())?;
         nix::unistd::setresuid(root, root, root).op(|| "setuid 0 in the user namespace".into())?;
     }
     if !cfg.no_new_keyring {
@@ -143,6 +149,8 @@ fn wait_and_exec(cfg: &InitConfig, sync: &SyncSocket) -> Result<()> {
         }
     }
     let Some(process) = &cfg.process else {
+        // `start` refuses a container without a process, so this only runs if the fifo was
+        // written by something else.
         return Err(RuntimeError::InvalidConfig {
             field: "process".into(),
             message: "is required to start the container".into(),
@@ -169,7 +177,8 @@ fn set_domainname(name: &str) -> Result<()> {
 /// A fresh session keyring per container keeps keys of one container from another.
 /// Kernels or user namespaces without keyring support simply keep the inherited one.
 fn join_session_keyring(id: &str) {
-    let name = std::ffi::CString::new(format!("_ses.{}", &id[..id.len().min(64)])).unwrap_or_default();
+    let name =
+        std::ffi::CString::new(format!("_ses.{}", &id[..id.len().min(64)])).unwrap_or_default();
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: keyctl reads a NUL-terminated name we own.
     unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };

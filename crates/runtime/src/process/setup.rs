@@ -52,7 +52,8 @@ impl ProcessSetup {
     /// chdir to the process cwd and make sure it is inside the container's root: a cwd
     /// reached through a leaked host descriptor would escape it (CVE-2024-21626).
     pub fn enter_cwd(&self) -> Result<()> {
-        nix::unistd::chdir(&self.cwd).op(|| format!("process.cwd {}: chdir", self.cwd.display()))?;
+        nix::unistd::chdir(&self.cwd)
+            .op(|| format!("process.cwd {}: chdir", self.cwd.display()))?;
         let cwd = nix::unistd::getcwd().op(|| "getcwd".to_string())?;
         if !cwd.is_absolute() || cwd.as_os_str().as_bytes().starts_with(b"(unreachable)") {
             return Err(RuntimeError::InvalidConfig {
@@ -71,7 +72,10 @@ impl ProcessSetup {
         if name.contains('/') {
             return match check_executable(Path::new(name)) {
                 Ok(()) => Ok(cstring(name)),
-                Err(e) => Err(not_found(format!("stat {name}: {}", e.desc().to_lowercase()))),
+                Err(e) => Err(not_found(format!(
+                    "stat {name}: {}",
+                    e.desc().to_lowercase()
+                ))),
             };
         }
         let path = self
@@ -100,7 +104,9 @@ impl ProcessSetup {
         if let Some(filter) = self.early_seccomp() {
             if let Some(listener) = seccomp::load(filter)? {
                 match sync {
-                    Some(sync) => sync.send(&ChildMessage::SeccompListener, Some(listener.as_raw_fd()))?,
+                    Some(sync) => {
+                        sync.send(&ChildMessage::SeccompListener, Some(listener.as_raw_fd()))?
+                    }
                     None => drop(listener),
                 }
             }
@@ -154,7 +160,8 @@ fn cstring(s: &str) -> CString {
 }
 
 fn check_executable(path: &Path) -> std::result::Result<(), Errno> {
-    let meta = std::fs::metadata(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)))?;
     if meta.is_dir() {
         return Err(Errno::EISDIR);
     }

@@ -60,7 +60,11 @@ impl Drop for ChildGuard {
 
 pub fn spawn(cfg: &InitConfig, ctx: &SpawnContext) -> Result<Spawned> {
     let (parent_sock, child_sock) = sync::pair()?;
-    let flags = if cfg.intermediate { CloneFlags::empty() } else { cfg.plan.new };
+    let flags = if cfg.intermediate {
+        CloneFlags::empty()
+    } else {
+        cfg.plan.new
+    };
     let cgroup_fd = ctx.cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
     let (child, in_cgroup) = match fork_into(flags, cgroup_fd) {
         Ok(f) => (f, cgroup_fd.is_some()),
@@ -108,14 +112,21 @@ pub fn spawn(cfg: &InitConfig, ctx: &SpawnContext) -> Result<Spawned> {
                 guard.pids.push(pid);
             }
             ChildMessage::RunRuntimeHooks => {
-                let state = state_json(&cfg.id, Status::Creating, init_pid, ctx.bundle, ctx.annotations);
+                let state = state_json(
+                    &cfg.id,
+                    Status::Creating,
+                    init_pid,
+                    ctx.bundle,
+                    ctx.annotations,
+                );
                 hooks::run_all(HookKind::Prestart, ctx.hooks, &state)?;
                 hooks::run_all(HookKind::CreateRuntime, ctx.hooks, &state)?;
                 let text = String::from_utf8_lossy(&state).into_owned();
                 parent_sock.send(&ParentMessage::State(text), None)?;
             }
             ChildMessage::Console => {
-                let master = fd.ok_or_else(|| RuntimeError::Init("console message without a pty".into()))?;
+                let master =
+                    fd.ok_or_else(|| RuntimeError::Init("console message without a pty".into()))?;
                 match ctx.console_socket {
                     Some(path) => crate::terminal::send_to_console_socket(path, master.as_fd())?,
                     None => console = Some(master),
@@ -132,7 +143,13 @@ pub fn spawn(cfg: &InitConfig, ctx: &SpawnContext) -> Result<Spawned> {
         }
     }
     if !cfg.start_container_hooks.is_empty() {
-        let state = state_json(&cfg.id, Status::Created, init_pid, ctx.bundle, ctx.annotations);
+        let state = state_json(
+            &cfg.id,
+            Status::Created,
+            init_pid,
+            ctx.bundle,
+            ctx.annotations,
+        );
         let text = String::from_utf8_lossy(&state).into_owned();
         parent_sock.send(&ParentMessage::State(text), None)?;
     }
@@ -141,7 +158,10 @@ pub fn spawn(cfg: &InitConfig, ctx: &SpawnContext) -> Result<Spawned> {
         let _ = waitpid(Pid::from_raw(child), None);
     }
     guard.armed = false;
-    Ok(Spawned { pid: init_pid, console })
+    Ok(Spawned {
+        pid: init_pid,
+        console,
+    })
 }
 
 fn died(child: i32) -> RuntimeError {
@@ -153,9 +173,14 @@ fn died(child: i32) -> RuntimeError {
 
 /// The OCI containerProcessState sent with a seccomp listener fd.
 fn listener_state(id: &str, pid: i32, ctx: &SpawnContext) -> Vec<u8> {
-    let state: serde_json::Value =
-        serde_json::from_slice(&state_json(id, Status::Creating, pid, ctx.bundle, ctx.annotations))
-            .unwrap_or_default();
+    let state: serde_json::Value = serde_json::from_slice(&state_json(
+        id,
+        Status::Creating,
+        pid,
+        ctx.bundle,
+        ctx.annotations,
+    ))
+    .unwrap_or_default();
     serde_json::to_vec(&serde_json::json!({
         "ociVersion": crate::state::OCI_VERSION,
         "fds": ["seccompFd"],
@@ -166,15 +191,21 @@ fn listener_state(id: &str, pid: i32, ctx: &SpawnContext) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-pub fn write_id_maps(pid: i32, uid_maps: &[LinuxIdMapping], gid_maps: &[LinuxIdMapping]) -> Result<()> {
+pub fn write_id_maps(
+    pid: i32,
+    uid_maps: &[LinuxIdMapping],
+    gid_maps: &[LinuxIdMapping],
+) -> Result<()> {
     let render = |maps: &[LinuxIdMapping]| {
         maps.iter()
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
             .collect::<String>()
     };
     let uid_path = format!("/proc/{pid}/uid_map");
-    std::fs::write(&uid_path, render(uid_maps)).op(|| format!("linux.uidMappings: writing {uid_path}"))?;
+    std::fs::write(&uid_path, render(uid_maps))
+        .op(|| format!("linux.uidMappings: writing {uid_path}"))?;
     let gid_path = format!("/proc/{pid}/gid_map");
-    std::fs::write(&gid_path, render(gid_maps)).op(|| format!("linux.gidMappings: writing {gid_path}"))?;
+    std::fs::write(&gid_path, render(gid_maps))
+        .op(|| format!("linux.gidMappings: writing {gid_path}"))?;
     Ok(())
 }

@@ -65,8 +65,14 @@ impl SyncSocket {
         let iov = [IoSlice::new(&bytes)];
         let fds = fd.map(|f| [f]);
         let cmsgs: Vec<ControlMessage> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None)
-            .op(|| "sending on the init channel".to_string())?;
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            &cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .op(|| "sending on the init channel".to_string())?;
         Ok(())
     }
 
@@ -124,7 +130,8 @@ mod tests {
         assert_eq!(m, ChildMessage::Pid(42));
         assert!(fd.is_none());
         let file = std::fs::File::open("/proc/self/stat").unwrap();
-        a.send(&ChildMessage::Console, Some(file.as_raw_fd())).unwrap();
+        a.send(&ChildMessage::Console, Some(file.as_raw_fd()))
+            .unwrap();
         let (m, fd) = b.recv::<ChildMessage>().unwrap().unwrap();
         assert_eq!(m, ChildMessage::Console);
         assert!(fd.is_some());

@@ -24,7 +24,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique name for kernel objects and container ids.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A bundle with a busybox rootfs; its containers are force-deleted and its state root
@@ -38,8 +42,15 @@ pub struct Bundle {
 
 impl Bundle {
     pub fn new(prefix: &str) -> Bundle {
-        let dir = tempfile::Builder::new().prefix("vessel-bundle-").tempdir_in("/tmp").unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("vessel-bundle-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let rootfs = dir.path().join("rootfs");
         make_busybox_rootfs(&rootfs);
         let id = unique(prefix);
@@ -99,12 +110,34 @@ impl Bundle {
         self.runtime_with(bin, &["run", "--bundle", &bundle, &self.id])
     }
 
+    /// For commands whose container outlives them (create, run -d): the container
+    /// inherits stdio, so a pipe would never reach EOF. stdout goes to /dev/null and
+    /// stderr to a file that is returned.
+    pub fn runtime_detached(&self, args: &[&str]) -> (std::process::ExitStatus, String) {
+        let err_path = self.path().join(format!("stderr-{}", unique("d")));
+        let err_file = std::fs::File::create(&err_path).unwrap();
+        let status = Command::new(BIN)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err_file)
+            .status()
+            .unwrap();
+        (
+            status,
+            std::fs::read_to_string(&err_path).unwrap_or_default(),
+        )
+    }
+
     /// create + start a long-running container (its stdio goes to /dev/null).
     pub fn start_detached(&self) {
         self.write_config();
         let bundle = self.path().to_str().unwrap().to_string();
-        let out = self.runtime(&["run", "--detach", "--bundle", &bundle, &self.id]);
-        assert!(out.status.success(), "run -d failed: {}", text(&out.stderr));
+        let (status, stderr) =
+            self.runtime_detached(&["run", "--detach", "--bundle", &bundle, &self.id]);
+        assert!(status.success(), "run -d failed: {stderr}");
     }
 
     pub fn state(&self) -> serde_json::Value {
@@ -196,10 +229,12 @@ pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
     if base.join("cgroup.controllers").exists() {
         return vec![base.join(rel)];
     }
-    ["memory", "pids", "cpu", "cpuset", "devices", "freezer", "blkio"]
-        .iter()
-        .map(|c| base.join(c).join(rel))
-        .collect()
+    [
+        "memory", "pids", "cpu", "cpuset", "devices", "freezer", "blkio",
+    ]
+    .iter()
+    .map(|c| base.join(c).join(rel))
+    .collect()
 }
 
 /// Mount points under `dir` in the host's mount table (leak check).

@@ -18,7 +18,11 @@ pub struct Logger {
 
 impl Logger {
     pub fn new(file: Option<PathBuf>, format: Format, debug: bool) -> Self {
-        Logger { file, format, debug }
+        Logger {
+            file,
+            format,
+            debug,
+        }
     }
 
     pub fn error(&self, message: &str) {
@@ -42,10 +46,16 @@ impl Logger {
         let Some(path) = &self.file else { return };
         let time = vessel_runtime::state::rfc3339_now();
         let line = match self.format {
-            Format::Json => serde_json::json!({"level": level, "msg": message, "time": time}).to_string(),
+            Format::Json => {
+                serde_json::json!({"level": level, "msg": message, "time": time}).to_string()
+            }
             Format::Text => format!("time={time:?} level={level} msg={message:?}"),
         };
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{line}");
         }
     }

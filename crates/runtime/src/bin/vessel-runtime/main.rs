@@ -32,10 +32,10 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Accepted for runc compatibility; checkpointing is not supported.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     criu: Option<String>,
     /// Accepted for runc compatibility (auto, true, false).
-    #[arg(long, global = true, hide = true)]
+    #[arg(long = "rootless", id = "global_rootless", hide = true)]
     rootless: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
@@ -66,4 +66,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

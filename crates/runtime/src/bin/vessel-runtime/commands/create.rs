@@ -6,7 +6,7 @@ use vessel_runtime::container::CreateOptions;
 use super::Globals;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub struct CreateArgs {
     /// Path to the bundle (directory with config.json).
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
@@ -28,7 +28,7 @@ pub struct Args {
     pub id: String,
 }
 
-impl Args {
+impl CreateArgs {
     pub fn options(&self) -> CreateOptions {
         CreateOptions {
             id: self.id.clone(),
@@ -42,7 +42,7 @@ impl Args {
     }
 }
 
-pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
+pub fn run(args: CreateArgs, g: &Globals) -> anyhow::Result<i32> {
     let spawned = g
         .runtime
         .create(&args.options())

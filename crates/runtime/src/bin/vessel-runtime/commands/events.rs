@@ -18,7 +18,9 @@ fn parse_interval(text: &str) -> anyhow::Result<Duration> {
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map(|i| text.split_at(i))
         .unwrap_or((text, "s"));
-    let n: f64 = num.parse().map_err(|_| anyhow::anyhow!("--interval {text:?}: expected e.g. 5s or 500ms"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--interval {text:?}: expected e.g. 5s or 500ms"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" | "" => n,
@@ -34,7 +36,10 @@ fn parse_interval(text: &str) -> anyhow::Result<Duration> {
 pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
     let interval = parse_interval(&args.interval)?;
     let emit = |kind: &str, data: serde_json::Value| {
-        println!("{}", serde_json::json!({"type": kind, "id": args.id, "data": data}));
+        println!(
+            "{}",
+            serde_json::json!({"type": kind, "id": args.id, "data": data})
+        );
     };
     if args.stats {
         let stats = g.runtime.stats(&args.id)?;

@@ -57,8 +57,12 @@ pub struct Args {
 pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
     let process = match &args.process {
         Some(path) => {
-            let text = std::fs::read(path).with_context(|| format!("reading --process {}", path.display()))?;
-            Some(serde_json::from_slice(&text).with_context(|| format!("parsing --process {}", path.display()))?)
+            let text = std::fs::read(path)
+                .with_context(|| format!("reading --process {}", path.display()))?;
+            Some(
+                serde_json::from_slice(&text)
+                    .with_context(|| format!("parsing --process {}", path.display()))?,
+            )
         }
         None => None,
     };
@@ -83,15 +87,27 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
         pid_file: args.pid_file.clone(),
         preserve_fds: args.preserve_fds,
     };
-    let signals = if args.detach { None } else { Some(terminal::block_signals()?) };
-    let spawned = g.runtime.exec(&args.id, &opts).with_context(|| format!("exec in {}", args.id))?;
+    let signals = if args.detach {
+        None
+    } else {
+        Some(terminal::block_signals()?)
+    };
+    let spawned = g
+        .runtime
+        .exec(&args.id, &opts)
+        .with_context(|| format!("exec in {}", args.id))?;
     match signals {
         None => {
             if spawned.console.is_some() {
-                g.logger.warn("a detached exec with a tty needs --console-socket; the pty is closed");
+                g.logger
+                    .warn("a detached exec with a tty needs --console-socket; the pty is closed");
             }
             Ok(0)
         }
-        Some(signals) => Ok(terminal::wait_foreground(spawned.pid, &signals, spawned.console)?),
+        Some(signals) => Ok(terminal::wait_foreground(
+            spawned.pid,
+            &signals,
+            spawned.console,
+        )?),
     }
 }

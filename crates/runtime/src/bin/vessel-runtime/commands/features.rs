@@ -1,7 +1,11 @@
 /// The OCI runtime features document (runtime-spec features.md).
 pub fn run() -> anyhow::Result<i32> {
     let last = vessel_runtime::capabilities::last_cap();
-    let caps = vessel_runtime::capabilities::names(if last >= 63 { u64::MAX } else { (1u64 << (last + 1)) - 1 });
+    let caps = vessel_runtime::capabilities::names(if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    });
     let features = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": vessel_runtime::state::OCI_VERSION,

@@ -21,7 +21,9 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
     match args.format.as_str() {
         "json" => println!("{}", serde_json::to_string(&states)?),
         "table" => {
-            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec()];
             for s in &states {
                 rows.push(vec![
                     s.id.clone(),
@@ -29,7 +31,11 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
                     s.status.to_string(),
                     s.bundle.display().to_string(),
                     s.created.clone(),
-                    if s.owner.is_empty() { "root".into() } else { s.owner.clone() },
+                    if s.owner.is_empty() {
+                        "root".into()
+                    } else {
+                        s.owner.clone()
+                    },
                 ]);
             }
             print!("{}", super::ps::table(&rows));

@@ -28,7 +28,7 @@ pub struct Globals<'a> {
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a container (everything but the user process, which `start` runs).
-    Create(create::Args),
+    Create(create::CreateArgs),
     /// Run the user process of a created container.
     Start(start::Args),
     /// Create and start a container, and wait for it unless --detach.

@@ -23,8 +23,15 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
             Ok(0)
         }
         "table" => {
-            let ps_args = if args.ps_args.is_empty() { vec!["-ef".to_string()] } else { args.ps_args };
-            let out = Command::new("ps").args(&ps_args).output().context("running ps")?;
+            let ps_args = if args.ps_args.is_empty() {
+                vec!["-ef".to_string()]
+            } else {
+                args.ps_args
+            };
+            let out = Command::new("ps")
+                .args(&ps_args)
+                .output()
+                .context("running ps")?;
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
@@ -34,7 +41,10 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
                 .context("ps output has no PID column")?;
             println!("{header}");
             for line in lines {
-                let pid = line.split_whitespace().nth(pid_col).and_then(|p| p.parse::<i32>().ok());
+                let pid = line
+                    .split_whitespace()
+                    .nth(pid_col)
+                    .and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
                     println!("{line}");
                 }
@@ -49,7 +59,13 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.len()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.len())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

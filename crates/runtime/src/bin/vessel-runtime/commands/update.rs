@@ -44,11 +44,15 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
         Some(p) => {
             let mut text = String::new();
             if p.as_os_str() == "-" {
-                std::io::stdin().read_to_string(&mut text).context("reading resources from stdin")?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading resources from stdin")?;
             } else {
-                text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
             }
-            serde_json::from_str(&text).with_context(|| format!("parsing resources {}", p.display()))?
+            serde_json::from_str(&text)
+                .with_context(|| format!("parsing resources {}", p.display()))?
         }
         None => serde_json::json!({}),
     };
@@ -86,7 +90,11 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
         set("memory", "limit", parse_bytes(v, "--memory")?.into());
     }
     if let Some(v) = &args.memory_reservation {
-        set("memory", "reservation", parse_bytes(v, "--memory-reservation")?.into());
+        set(
+            "memory",
+            "reservation",
+            parse_bytes(v, "--memory-reservation")?.into(),
+        );
     }
     if let Some(v) = &args.memory_swap {
         set("memory", "swap", parse_bytes(v, "--memory-swap")?.into());
@@ -94,8 +102,8 @@ pub fn run(args: Args, g: &Globals) -> anyhow::Result<i32> {
     if let Some(v) = args.pids_limit {
         set("pids", "limit", v.into());
     }
-    let resources: LinuxResources =
-        serde_json::from_value(resources).context("resources do not match the OCI LinuxResources schema")?;
+    let resources: LinuxResources = serde_json::from_value(resources)
+        .context("resources do not match the OCI LinuxResources schema")?;
     g.runtime.update(&args.id, &resources)?;
     Ok(0)
 }
