@@ -67,6 +67,11 @@ pub enum RuntimeError {
     #[error("container init: {0}")]
     Init(String),
 
+    /// An error the container's init (or exec'd process) reported during setup; its
+    /// message already names what failed.
+    #[error("{0}")]
+    Child(String),
+
     #[error("{0}")]
     Unsupported(String),
 

@@ -15,7 +15,7 @@ pub struct Rlimit {
 }
 
 pub fn resource_number(t: PosixRlimitType) -> u32 {
-    (match t {
+    match t {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
         PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
         PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
@@ -32,7 +32,7 @@ pub fn resource_number(t: PosixRlimitType) -> u32 {
         PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
         PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
         PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 fn type_name(t: PosixRlimitType) -> String {

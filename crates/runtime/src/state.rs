@@ -291,6 +291,27 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The OCI state JSON handed to hooks and seccomp listeners.
+pub fn state_json(
+    id: &str,
+    status: Status,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "ociVersion": OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+    });
+    if !annotations.is_empty() {
+        v["annotations"] = serde_json::json!(annotations);
+    }
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,25 +354,4 @@ mod tests {
         ));
         assert!(root.list().unwrap().is_empty());
     }
-}
-
-/// The OCI state JSON handed to hooks and seccomp listeners.
-pub fn state_json(
-    id: &str,
-    status: Status,
-    pid: i32,
-    bundle: &Path,
-    annotations: &HashMap<String, String>,
-) -> Vec<u8> {
-    let mut v = serde_json::json!({
-        "ociVersion": OCI_VERSION,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-    });
-    if !annotations.is_empty() {
-        v["annotations"] = serde_json::json!(annotations);
-    }
-    serde_json::to_vec(&v).unwrap_or_default()
 }

@@ -105,7 +105,7 @@ pub fn spawn(process: &ProcessSetup, ctx: &ExecContext) -> Result<ExecSpawned> {
                     }
                 }
                 ChildMessage::Ready => return Ok(console),
-                ChildMessage::Error(m) => return Err(RuntimeError::Init(m)),
+                ChildMessage::Error(m) => return Err(RuntimeError::Child(m)),
                 _ => {}
             }
         }

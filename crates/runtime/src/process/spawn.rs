@@ -139,7 +139,7 @@ pub fn spawn(cfg: &InitConfig, ctx: &SpawnContext) -> Result<Spawned> {
                 }
             }
             ChildMessage::Ready => break,
-            ChildMessage::Error(message) => return Err(RuntimeError::Init(message)),
+            ChildMessage::Error(message) => return Err(RuntimeError::Child(message)),
         }
     }
     if !cfg.start_container_hooks.is_empty() {

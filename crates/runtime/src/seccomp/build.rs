@@ -273,7 +273,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<SockFilter>, SeccompError> {
 /// Instructions from the native-endian `struct sock_filter` array libseccomp writes.
 fn decode(bytes: &[u8]) -> Result<Vec<SockFilter>, SeccompError> {
     const INSN: usize = std::mem::size_of::<SockFilter>();
-    if bytes.len() % INSN != 0 {
+    if !bytes.len().is_multiple_of(INSN) {
         return Err(SeccompError::MalformedProgram { len: bytes.len() });
     }
     Ok(bytes
