@@ -227,3 +227,111 @@ fn joins_an_existing_network_namespace() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn no_descriptor_of_the_runtime_leaks_into_the_container() {
+    if !can_run() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let mut b = Bundle::new("fds");
+    b.args(&["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"]);
+    b.write_config();
+    let leak = std::fs::File::open("/etc/hostname").unwrap();
+    let leak_fd = std::os::fd::AsRawFd::as_raw_fd(&leak);
+    let bundle = b.path().to_str().unwrap().to_string();
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.arg("--root")
+        .arg(&b.root)
+        .args(["run", "--bundle", &bundle, &b.id]);
+    // SAFETY: dup2 between valid descriptors in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(leak_fd, 9) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+    // ls opens one directory descriptor of its own (3).
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "0 1 2 3",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn time_namespace_offsets() {
+    if !can_run() {
+        return;
+    }
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        eprintln!("skipping: kernel without time namespaces");
+        return;
+    }
+    let mut b = Bundle::new("timens");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] =
+        serde_json::json!({"boottime": {"secs": 864000, "nanosecs": 0}});
+    b.args(&["cat", "/proc/uptime"]);
+    let out = b.run();
+    let inside: f64 = text(&out.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "stdout {:?} stderr {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        });
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(inside > host + 863000.0, "inside {inside} host {host}");
+}
+
+#[test]
+fn run_wires_the_pty_to_the_callers_terminal() {
+    if !can_run() {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping: script(1) not installed (bsdutils)");
+        return;
+    }
+    let mut b = Bundle::new("runtty");
+    b.config["process"]["terminal"] = serde_json::json!(true);
+    b.args(&["sh", "-c", "tty; echo tty-ok; exit 7"]);
+    b.write_config();
+    let cmd = format!(
+        "{} --root {} run --bundle {} {}",
+        common::BIN,
+        b.root.display(),
+        b.path().display(),
+        b.id
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("/dev/pts/0") && stdout.contains("tty-ok"),
+        "{stdout} {}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(7));
+}

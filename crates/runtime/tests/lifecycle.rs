@@ -232,3 +232,93 @@ fn config_without_process_can_be_created_but_not_started() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn exec_with_user_cwd_env_and_process_file() {
+    if !can_run() {
+        return;
+    }
+    let mut b = Bundle::new("execopts");
+    b.args(&["sleep", "1000"]);
+    b.start_detached();
+    let out = b.runtime(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--cwd",
+        "/tmp",
+        "--env",
+        "FOO=bar",
+        &b.id,
+        "sh",
+        "-c",
+        "id -u; pwd; echo $FOO",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "1000\n/tmp\nbar\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let process = serde_json::json!({
+        "args": ["sh", "-c", "echo from-process-json $X; grep CapEff /proc/self/status"],
+        "cwd": "/",
+        "env": ["PATH=/bin", "X=y"],
+        "user": {"uid": 0, "gid": 0},
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}
+    });
+    let file = b.path().join("process.json");
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = b.runtime(&["exec", "--process", file.to_str().unwrap(), &b.id]);
+    assert_eq!(
+        text(&out.stdout),
+        "from-process-json y\nCapEff:\t0000000000000020\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let pid_file = b.path().join("exec.pid");
+    let (status, stderr) = b.runtime_detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &b.id,
+        "sleep",
+        "1000",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = b.runtime(&["ps", "--format", "json", &b.id]);
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(pids.contains(&pid), "{pids:?} should contain {pid}");
+    let out = b.runtime(&["exec", &b.id, "no-such-program"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("executable file not found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn kill_of_a_stopped_container_is_an_error() {
+    if !can_run() {
+        return;
+    }
+    let mut b = Bundle::new("killstopped");
+    b.args(&["true"]);
+    b.start_detached();
+    assert!(wait_for_status(&b, "stopped"));
+    let out = b.runtime(&["kill", &b.id, "TERM"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("stopped"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(b.runtime(&["delete", &b.id]).status.success());
+}

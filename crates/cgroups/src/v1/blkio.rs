@@ -6,8 +6,8 @@ use crate::fs::write;
 use crate::CgroupError;
 
 pub fn needed(b: &LinuxBlockIo) -> bool {
-    b.weight().is_some()
-        || b.leaf_weight().is_some()
+    b.weight().is_some_and(|w| w != 0)
+        || b.leaf_weight().is_some_and(|w| w != 0)
         || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
         || throttles(b).any(|(_, v)| !v.is_empty())
 }
@@ -32,10 +32,11 @@ pub fn apply(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     } else {
         ("blkio.bfq.weight", "blkio.bfq.weight_device")
     };
-    if let Some(w) = b.weight() {
+    // 0 means "not set" (dockerd always sends weight 0); the kernel rejects it with ERANGE.
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
         write(dir, weight_file, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
         write(dir, "blkio.leaf_weight", &w.to_string())?;
     }
     for d in b.weight_device().as_deref().unwrap_or(&[]) {
@@ -102,5 +103,13 @@ mod tests {
         let b: LinuxBlockIo = serde_json::from_str(r#"{"weight":100}"#).unwrap();
         apply(d.path(), &b).unwrap();
         assert_eq!(get(&d, "blkio.bfq.weight"), "100");
+    }
+
+    #[test]
+    fn zero_weight_means_unset() {
+        let d = fake(&["blkio.bfq.weight"]);
+        let b: LinuxBlockIo = serde_json::from_str(r#"{"weight":0,"leafWeight":0}"#).unwrap();
+        apply(d.path(), &b).unwrap();
+        assert_eq!(get(&d, "blkio.bfq.weight"), "");
     }
 }
