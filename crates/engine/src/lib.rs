@@ -1,0 +1,1 @@
+//! The daemon. OWNED BY: engine helper.

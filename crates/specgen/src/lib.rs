@@ -1,0 +1,1 @@
+//! OWNED BY: specgen helper.
