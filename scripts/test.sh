@@ -10,4 +10,13 @@ cargo build --release -p vessel-runtime --quiet
 if [ -x tests/dropin/run.sh ]; then
   bash tests/dropin/run.sh "$PWD/target/release/vessel-runtime"
 fi
-cargo test --workspace
+log=$(mktemp /tmp/vessel-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one per binary, doc tests last).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -2,7 +2,7 @@
 //! master to an engine, and the proxy that wires it to the caller's terminal in `run`.
 
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -273,13 +273,4 @@ fn write_all(fd: RawFd, mut data: &[u8]) {
             _ => return,
         }
     }
-}
-
-/// Wrap a raw descriptor received from elsewhere.
-///
-/// # Safety
-/// `fd` must be an open descriptor owned by nobody else.
-pub unsafe fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: guaranteed by the caller.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }

@@ -52,6 +52,12 @@ fn setup(cfg: &InitConfig, sync: &SyncSocket) -> Result<Step> {
     crate::terminal::unblock_signals();
     wait_for_parent(sync)?;
     if cfg.intermediate {
+        if cfg.plan.joins(CloneFlags::CLONE_NEWPID) {
+            // Processes of the joined pid namespace can see us: keep them from opening our
+            // /proc/pid/exe or ptracing us until execve (CVE-2019-5736).
+            // SAFETY: prctl with integer arguments only.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        }
         namespaces::join_all(&cfg.join_fds)?;
         let mut unshare_flags = cfg.plan.new;
         if cfg.plan.creates(CloneFlags::CLONE_NEWUSER) {

@@ -1,0 +1,240 @@
+//! Typed errors of the daemon and their mapping onto Docker's error replies: a status code
+//! plus `{"message": "..."}`. The docker CLI acts on the status code (a 404 on create starts a
+//! pull; `docker inspect` moves on to the next object type only after a 404), so every
+//! variant is mapped deliberately.
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use vessel_image::ImageError;
+
+use crate::config::ConfigError;
+use crate::filters::FilterError;
+use crate::negotiation::ApiVersion;
+use crate::store::StoreError;
+
+/// An error answering one API request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("page not found")]
+    PageNotFound,
+    #[error("not implemented yet: {method} {path}")]
+    NotImplemented { method: String, path: String },
+    #[error("client version {requested} is too new. Maximum supported API version is {max}")]
+    VersionTooNew { requested: ApiVersion, max: ApiVersion },
+    #[error(
+        "client version {requested} is too old. Minimum supported API version is {min}, \
+         please upgrade your client to a newer version"
+    )]
+    VersionTooOld { requested: ApiVersion, min: ApiVersion },
+    #[error("invalid value {value:?} for query parameter {name:?}: {reason}")]
+    InvalidParameter {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("missing query parameter {name:?}")]
+    MissingParameter { name: &'static str },
+    #[error("invalid filters")]
+    Filters(#[source] FilterError),
+    #[error("invalid JSON in request body")]
+    InvalidJson(#[source] serde_json::Error),
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("reading the request body failed")]
+    BodyRead(#[source] axum::Error),
+    #[error("pulling from registries is not supported yet: {image}")]
+    PullNotSupported { image: String },
+    #[error("image operation failed")]
+    Image(#[source] ImageError),
+    #[error("state store failed")]
+    Store(#[source] StoreError),
+    #[error("background task failed")]
+    Task(#[source] tokio::task::JoinError),
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::PageNotFound | ApiError::PullNotSupported { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
+            ApiError::VersionTooNew { .. }
+            | ApiError::VersionTooOld { .. }
+            | ApiError::InvalidParameter { .. }
+            | ApiError::MissingParameter { .. }
+            | ApiError::Filters(_)
+            | ApiError::InvalidJson(_)
+            | ApiError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Image(e) => image_status(e),
+            ApiError::Store(_) | ApiError::Task(_) | ApiError::Io { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The whole cause chain on one line, as Docker's `message` carries it.
+    pub fn message(&self) -> String {
+        // An image error is the answer itself ("No such image: x"); no prefix.
+        if let ApiError::Image(e) = self {
+            return chain(e);
+        }
+        chain(self)
+    }
+}
+
+fn image_status(err: &ImageError) -> StatusCode {
+    #[allow(unreachable_patterns)]
+    match err {
+        ImageError::NotFound(_) => StatusCode::NOT_FOUND,
+        // Variants the image crate adds later default to 500 until mapped here.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `err: cause: cause`, without repeating a cause already shown in its parent's text.
+pub fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(cause) = cur {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = cause.source();
+    }
+    out
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> Self {
+        ApiError::Image(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Store(e)
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(e: FilterError) -> Self {
+        ApiError::Filters(e)
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Task(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), "{}", self.message());
+        } else {
+            tracing::debug!(status = status.as_u16(), "{}", self.message());
+        }
+        crate::api::json_response(status, &serde_json::json!({ "message": self.message() }))
+    }
+}
+
+/// An error that stops the daemon from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid daemon configuration")]
+    Config(#[source] ConfigError),
+    #[error("cannot create directory {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open lock file {path}")]
+    LockFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another vessel daemon (pid {pid}) is already running on {root}; stop it, or start this \
+         one with another data root"
+    )]
+    AlreadyRunning { root: PathBuf, pid: String },
+    #[error("the socket {path} is in use by a running daemon; stop it or choose another socket")]
+    SocketInUse { path: PathBuf },
+    #[error("cannot listen on {path}")]
+    Listen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the state store")]
+    Store(#[source] StoreError),
+    #[error("cannot open the image store")]
+    Image(#[source] ImageError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot install signal handlers")]
+    Signals(#[source] std::io::Error),
+    #[error("serving the API failed")]
+    Serve(#[source] std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            ApiError::Image(ImageError::NotFound("x".into())).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(ApiError::PageNotFound.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::BodyTooLarge { limit: 1 }.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let bad = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        assert_eq!(ApiError::InvalidJson(bad).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            ApiError::NotImplemented {
+                method: "GET".into(),
+                path: "/x".into()
+            }
+            .status(),
+            StatusCode::NOT_IMPLEMENTED
+        );
+        assert_eq!(
+            ApiError::PullNotSupported { image: "a".into() }.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn messages_carry_the_cause_once() {
+        let bad = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let msg = ApiError::InvalidJson(bad).message();
+        assert!(msg.starts_with("invalid JSON in request body: EOF"), "{msg}");
+        let msg = ApiError::Image(ImageError::NotFound("bb".into())).message();
+        assert_eq!(msg, "no such image: bb");
+        let io = ApiError::Io {
+            context: "writing x".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(io.message(), "writing x: disk full");
+    }
+}
