@@ -335,3 +335,25 @@ fn run_wires_the_pty_to_the_callers_terminal() {
     );
     assert_eq!(out.status.code(), Some(7));
 }
+
+#[test]
+fn joins_another_containers_pid_namespace() {
+    if !can_run() {
+        return;
+    }
+    let mut first = Bundle::new("pidhost");
+    first.args(&["sleep", "1000"]);
+    first.start_detached();
+    let pid = first.state()["pid"].as_i64().unwrap();
+    let mut second = Bundle::new("pidjoin");
+    second.config["linux"]["namespaces"] = serde_json::json!([
+        {"type": "pid", "path": format!("/proc/{pid}/ns/pid")},
+        {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
+    ]);
+    second.args(&["sh", "-c", "echo self=$$; cat /proc/1/cmdline | tr '\\0' ' '"]);
+    let out = second.run();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(!stdout.contains("self=1\n"), "{stdout}");
+    assert!(stdout.contains("sleep 1000"), "{stdout}");
+}
