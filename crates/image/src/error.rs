@@ -48,7 +48,9 @@ pub enum ImageError {
     Conflict { name: String, reason: String },
     #[error("invalid change {change:?}: {reason}")]
     InvalidChange { change: String, reason: String },
-    #[error("invalid container id {0:?}: use 1-128 characters of [A-Za-z0-9_.-], not starting with '.'")]
+    #[error(
+        "invalid container id {0:?}: use 1-128 characters of [A-Za-z0-9_.-], not starting with '.'"
+    )]
     InvalidContainerId(String),
     #[error("no rootfs prepared for container {0}")]
     NoRootfs(String),

@@ -1,24 +1,48 @@
-//! Vessel's image store. OWNED BY: image helper. The API below is what the engine calls;
-//! keep names and meanings, add what you need.
+//! Vessel's image store. The API below is what the engine calls.
 //!
 //! On-disk layout under the store root (the daemon uses `/var/lib/vessel/image`):
-//! `blobs/sha256/<hex>` (content-addressed, verified on write, temp + fsync + rename),
-//! `snapshots/<chain-id>/` (one unpacked layer chain each), `containers/<id>/{upper,work,merged}`,
-//! and an index of images and tags written atomically.
+//! - `blobs/sha256/<hex>`: content-addressed blobs (image configs, and layers as uncompressed
+//!   tars named by diff id), verified on write (temp + fsync + rename).
+//! - `snapshots/<chain-id-hex>/{fs,link}`: one layer's diff in overlay form, unpacked once;
+//!   `l/<short>` → `../snapshots/<hex>/fs` keeps overlay mount options short.
+//! - `containers/<id>/{upper,work,merged,layers,mode}`: a container's rootfs.
+//! - `index.json`: images and tags, replaced atomically; written last, so it only ever names
+//!   complete blobs and snapshots.
+//! - `.tmp-*` anywhere: unfinished work, removed by [`ImageStore::open`].
 
-use std::io::{Read, Write};
+mod archive;
+mod blobs;
+mod change;
+mod compress;
+mod digest;
+mod error;
+mod fsutil;
+mod import;
+mod index;
+mod ops;
+mod overlay;
+mod reference;
+mod rootfs;
+mod snapshot;
+mod timefmt;
+mod unpack;
+
+pub use digest::Digest;
+pub use error::ImageError;
+pub use overlay::RootfsMode;
+
+use blobs::BlobStore;
+use index::Index;
+use snapshot::Snapshots;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    #[error("no such image: {0}")]
-    NotFound(String),
-}
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// A Docker-style reference, normalized: `busybox` → `docker.io/library/busybox:latest`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {
     pub registry: String,
+    /// Path without the registry, e.g. `library/busybox`.
     pub repository: String,
     pub tag: Option<String>,
     pub digest: Option<String>,
@@ -29,13 +53,14 @@ pub struct Reference {
 pub struct ImageSummary {
     /// "sha256:<hex>" of the image config.
     pub id: String,
+    /// Familiar form, as Docker prints them: `busybox:latest`.
     pub repo_tags: Vec<String>,
     pub repo_digests: Vec<String>,
     /// Unix seconds from the config's `created`.
     pub created: i64,
-    /// Sum of the unpacked layer sizes in bytes.
+    /// Sum of the uncompressed layer sizes in bytes.
     pub size: u64,
-    pub labels: std::collections::HashMap<String, String>,
+    pub labels: HashMap<String, String>,
 }
 
 /// Everything `GET /images/{name}/json` needs.
@@ -63,58 +88,149 @@ pub enum RemoveEvent {
     Deleted(String),
 }
 
+/// A container that uses an image, as the daemon reports it to `remove_with`/`prune`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    pub container: String,
+    pub running: bool,
+}
+
+/// One row of `docker history`, newest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The image id for the top row, `<missing>` below it (as Docker prints).
+    pub id: String,
+    pub created: i64,
+    pub created_by: String,
+    pub size: u64,
+    pub comment: String,
+    pub tags: Vec<String>,
+    pub empty_layer: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    pub deleted: Vec<RemoveEvent>,
+    pub space_reclaimed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiskUsage {
+    /// Bytes of layer blobs and config blobs.
+    pub blobs_size: u64,
+    pub images: Vec<ImageSummary>,
+}
+
+/// Coarse class of an error, for mapping to HTTP status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    InvalidInput,
+    Conflict,
+    Internal,
+}
+
+impl ImageError {
+    pub fn kind(&self) -> ErrorKind {
+        use ImageError::*;
+        match self {
+            NotFound(_) | NoRootfs(_) => ErrorKind::NotFound,
+            Conflict { .. } | AmbiguousId { .. } => ErrorKind::Conflict,
+            InvalidReference { .. }
+            | InvalidDigest { .. }
+            | DigestMismatch { .. }
+            | UnsafeEntry { .. }
+            | InvalidArchive { .. }
+            | ArchiveJson { .. }
+            | Unsupported { .. }
+            | InvalidConfig { .. }
+            | InvalidChange { .. }
+            | InvalidContainerId(_)
+            | LayerRead { .. } => ErrorKind::InvalidInput,
+            CorruptIndex { .. } | Io { .. } | Mount { .. } | Unmount { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
 pub struct ImageStore {
     root: PathBuf,
+    blobs: BlobStore,
+    snaps: Snapshots,
+    mode: RootfsMode,
+    /// The current index; readers clone the Arc and never wait for writers.
+    index: RwLock<Arc<Index>>,
+    /// Serializes writers (load, tag, remove, gc).
+    write: Mutex<()>,
 }
 
 impl ImageStore {
     /// Open (creating) the store and clean up what a crash left half-done: temp files,
-    /// unfinished snapshots, index entries pointing at missing blobs.
+    /// unfinished snapshots, index entries pointing at missing blobs, unreferenced blobs.
     pub fn open(root: &Path) -> Result<Self, ImageError> {
-        Ok(ImageStore {
-            root: root.to_path_buf(),
-        })
+        Self::open_with(root, RootfsMode::Auto)
     }
-    /// Import a docker-archive (what `docker save` writes) or an OCI-layout tar.
-    pub fn load(&self, archive: &mut dyn Read) -> Result<Vec<LoadedImage>, ImageError> {
-        let _ = (archive, &self.root);
-        unimplemented!()
+
+    pub fn open_with(root: &Path, mode: RootfsMode) -> Result<Self, ImageError> {
+        fsutil::create_dir_all(root)?;
+        let root = std::fs::canonicalize(root).map_err(|e| ImageError::io("resolve", root, e))?;
+        fsutil::remove_temps(&root)?;
+        let blobs = BlobStore::open(&root)?;
+        let snaps = Snapshots::open(&root)?;
+        let containers = root.join("containers");
+        fsutil::create_dir_all(&containers)?;
+        fsutil::remove_temps(&containers)?;
+        let index = Index::load(&root)?;
+        let store = ImageStore {
+            root,
+            blobs,
+            snaps,
+            mode,
+            index: RwLock::new(Arc::new(index)),
+            write: Mutex::new(()),
+        };
+        let w = store.lock();
+        store.repair(&w)?;
+        store.gc_locked(&w)?;
+        drop(w);
+        Ok(store)
     }
-    /// Write a docker-archive of the given references (readable by `docker load` and
-    /// `podman load`).
-    pub fn save(&self, names: &[String], out: &mut dyn Write) -> Result<(), ImageError> {
-        let _ = (names, out);
-        unimplemented!()
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
-    pub fn list(&self) -> Result<Vec<ImageSummary>, ImageError> {
-        unimplemented!()
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
-    /// Resolve by reference, full id, or unique id prefix.
-    pub fn inspect(&self, name: &str) -> Result<ImageDetails, ImageError> {
-        let _ = name;
-        unimplemented!()
+
+    fn index(&self) -> Arc<Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
-    pub fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
-        let _ = (source, target);
-        unimplemented!()
+
+    /// Persist and publish a new index. Callers hold the write lock.
+    fn publish(&self, _w: &MutexGuard<'_, ()>, idx: Index) -> Result<(), ImageError> {
+        idx.save(&self.root)?;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(idx);
+        Ok(())
     }
-    pub fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError> {
-        let _ = (name, force);
-        unimplemented!()
-    }
-    /// Mount an overlay rootfs for a container (image layers read-only + a fresh upper);
-    /// returns the merged directory.
-    pub fn prepare_rootfs(
-        &self,
-        image_id: &str,
-        container_id: &str,
-    ) -> Result<PathBuf, ImageError> {
-        let _ = (image_id, container_id);
-        unimplemented!()
-    }
-    /// Unmount and delete a container's rootfs.
-    pub fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError> {
-        let _ = container_id;
-        unimplemented!()
+
+    /// Drop images whose config or layer blobs are gone, and tags pointing nowhere.
+    fn repair(&self, w: &MutexGuard<'_, ()>) -> Result<(), ImageError> {
+        let mut idx = (*self.index()).clone();
+        let before = (idx.images.len(), idx.tags.len());
+        idx.images.retain(|id, rec| {
+            let ok = |d: &str| {
+                Digest::parse(d)
+                    .map(|d| self.blobs.exists(&d))
+                    .unwrap_or(false)
+            };
+            ok(id) && rec.layers.iter().all(|l| ok(&l.diff_id))
+        });
+        let images = idx.images.clone();
+        idx.tags.retain(|_, id| images.contains_key(id));
+        if (idx.images.len(), idx.tags.len()) != before {
+            self.publish(w, idx)?;
+        }
+        Ok(())
     }
 }
