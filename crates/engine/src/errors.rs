@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use vessel_image::ImageError;
+use vessel_image::{ErrorKind as ImageErrorKind, ImageError};
 
 use crate::config::ConfigError;
 use crate::filters::FilterError;
@@ -23,12 +23,18 @@ pub enum ApiError {
     #[error("not implemented yet: {method} {path}")]
     NotImplemented { method: String, path: String },
     #[error("client version {requested} is too new. Maximum supported API version is {max}")]
-    VersionTooNew { requested: ApiVersion, max: ApiVersion },
+    VersionTooNew {
+        requested: ApiVersion,
+        max: ApiVersion,
+    },
     #[error(
         "client version {requested} is too old. Minimum supported API version is {min}, \
          please upgrade your client to a newer version"
     )]
-    VersionTooOld { requested: ApiVersion, min: ApiVersion },
+    VersionTooOld {
+        requested: ApiVersion,
+        min: ApiVersion,
+    },
     #[error("invalid value {value:?} for query parameter {name:?}: {reason}")]
     InvalidParameter {
         name: &'static str,
@@ -45,6 +51,13 @@ pub enum ApiError {
     BodyTooLarge { limit: usize },
     #[error("reading the request body failed")]
     BodyRead(#[source] axum::Error),
+    #[error("unsupported archive: {reason}")]
+    UnsupportedArchive { reason: &'static str },
+    #[error("invalid change {change:?}: {reason}")]
+    InvalidChange {
+        change: String,
+        reason: &'static str,
+    },
     #[error("pulling from registries is not supported yet: {image}")]
     PullNotSupported { image: String },
     #[error("image operation failed")]
@@ -72,7 +85,9 @@ impl ApiError {
             | ApiError::MissingParameter { .. }
             | ApiError::Filters(_)
             | ApiError::InvalidJson(_)
-            | ApiError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            | ApiError::BodyRead(_)
+            | ApiError::UnsupportedArchive { .. }
+            | ApiError::InvalidChange { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Image(e) => image_status(e),
             ApiError::Store(_) | ApiError::Task(_) | ApiError::Io { .. } => {
@@ -92,11 +107,11 @@ impl ApiError {
 }
 
 fn image_status(err: &ImageError) -> StatusCode {
-    #[allow(unreachable_patterns)]
-    match err {
-        ImageError::NotFound(_) => StatusCode::NOT_FOUND,
-        // Variants the image crate adds later default to 500 until mapped here.
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    match err.kind() {
+        ImageErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ImageErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ImageErrorKind::Conflict => StatusCode::CONFLICT,
+        ImageErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -204,6 +219,16 @@ mod tests {
             StatusCode::NOT_FOUND
         );
         assert_eq!(ApiError::PageNotFound.status(), StatusCode::NOT_FOUND);
+        let conflict = ImageError::Conflict {
+            name: "x".into(),
+            reason: "in use".into(),
+        };
+        assert_eq!(ApiError::Image(conflict).status(), StatusCode::CONFLICT);
+        let bad = ImageError::InvalidReference {
+            input: "A".into(),
+            reason: "uppercase".into(),
+        };
+        assert_eq!(ApiError::Image(bad).status(), StatusCode::BAD_REQUEST);
         assert_eq!(
             ApiError::BodyTooLarge { limit: 1 }.status(),
             StatusCode::PAYLOAD_TOO_LARGE
@@ -228,7 +253,10 @@ mod tests {
     fn messages_carry_the_cause_once() {
         let bad = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
         let msg = ApiError::InvalidJson(bad).message();
-        assert!(msg.starts_with("invalid JSON in request body: EOF"), "{msg}");
+        assert!(
+            msg.starts_with("invalid JSON in request body: EOF"),
+            "{msg}"
+        );
         let msg = ApiError::Image(ImageError::NotFound("bb".into())).message();
         assert_eq!(msg, "no such image: bb");
         let io = ApiError::Io {

@@ -176,7 +176,13 @@ mod tests {
 
     #[test]
     fn bad_shapes() {
-        for bad in ["[]", "{", r#"{"a":1}"#, r#"{"a":[1]}"#, r#"{"a":{"b":"yes"}}"#] {
+        for bad in [
+            "[]",
+            "{",
+            r#"{"a":1}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{"b":"yes"}}"#,
+        ] {
             assert!(Filters::parse(bad).is_err(), "{bad}");
         }
     }

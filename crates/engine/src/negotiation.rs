@@ -95,7 +95,9 @@ pub fn check_version(requested: ApiVersion) -> Result<(), ApiError> {
 /// Middleware run before routing: strips the version prefix, rejects versions out of bounds,
 /// and stamps the common headers on every reply (errors and 404s included).
 pub async fn negotiate(mut req: Request, next: Next) -> Response {
-    let (version, rest) = split_version_prefix(req.uri().path());
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let (version, rest) = split_version_prefix(uri.path());
     let mut resp = match version.map(check_version).transpose() {
         Err(e) => e.into_response(),
         Ok(_) => {
@@ -109,6 +111,7 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
         }
     };
     add_common_headers(resp.headers_mut());
+    tracing::debug!("{method} {uri} -> {}", resp.status().as_u16());
     resp
 }
 

@@ -20,7 +20,12 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Meta, Table::Containers, Table::Volumes, Table::Networks];
+    pub const ALL: [Table; 4] = [
+        Table::Meta,
+        Table::Containers,
+        Table::Volumes,
+        Table::Networks,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -94,23 +99,32 @@ impl Store {
         Ok(store)
     }
 
-    pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::Transaction)?;
-        let t = txn.open_table(table.definition()).map_err(|source| StoreError::Table {
-            table: table.name(),
-            source,
-        })?;
+        let t = txn
+            .open_table(table.definition())
+            .map_err(|source| StoreError::Table {
+                table: table.name(),
+                source,
+            })?;
         let raw = t.get(key).map_err(storage(table))?;
-        raw.map(|guard| decode(table, key, guard.value())).transpose()
+        raw.map(|guard| decode(table, key, guard.value()))
+            .transpose()
     }
 
     /// Every record of a table in key order.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::Transaction)?;
-        let t = txn.open_table(table.definition()).map_err(|source| StoreError::Table {
-            table: table.name(),
-            source,
-        })?;
+        let t = txn
+            .open_table(table.definition())
+            .map_err(|source| StoreError::Table {
+                table: table.name(),
+                source,
+            })?;
         let mut out = Vec::new();
         for entry in t.iter().map_err(storage(table))? {
             let (k, v) = entry.map_err(storage(table))?;
@@ -123,10 +137,12 @@ impl Store {
 
     pub fn count(&self, table: Table) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::Transaction)?;
-        let t = txn.open_table(table.definition()).map_err(|source| StoreError::Table {
-            table: table.name(),
-            source,
-        })?;
+        let t = txn
+            .open_table(table.definition())
+            .map_err(|source| StoreError::Table {
+                table: table.name(),
+                source,
+            })?;
         t.len().map_err(storage(table))
     }
 
@@ -171,7 +187,10 @@ pub struct Txn<'a> {
 }
 
 impl Txn<'_> {
-    fn open(&self, table: Table) -> Result<redb::Table<'_, &'static str, &'static [u8]>, StoreError> {
+    fn open(
+        &self,
+        table: Table,
+    ) -> Result<redb::Table<'_, &'static str, &'static [u8]>, StoreError> {
         self.tx
             .open_table(table.definition())
             .map_err(|source| StoreError::Table {
@@ -180,13 +199,23 @@ impl Txn<'_> {
             })
     }
 
-    pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         let t = self.open(table)?;
         let raw = t.get(key).map_err(storage(table))?;
-        raw.map(|guard| decode(table, key, guard.value())).transpose()
+        raw.map(|guard| decode(table, key, guard.value()))
+            .transpose()
     }
 
-    pub fn put<T: Serialize>(&mut self, table: Table, key: &str, value: &T) -> Result<(), StoreError> {
+    pub fn put<T: Serialize>(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(value).map_err(|source| StoreError::Encode {
             table: table.name(),
             key: key.to_owned(),
@@ -262,9 +291,15 @@ mod tests {
         assert_eq!(store.get::<Rec>(Table::Containers, "a").unwrap(), None);
         store.put(Table::Containers, "b", &rec("b", 2)).unwrap();
         store.put(Table::Containers, "a", &rec("a", 1)).unwrap();
-        assert_eq!(store.get(Table::Containers, "a").unwrap(), Some(rec("a", 1)));
+        assert_eq!(
+            store.get(Table::Containers, "a").unwrap(),
+            Some(rec("a", 1))
+        );
         let all: Vec<(String, Rec)> = store.list(Table::Containers).unwrap();
-        assert_eq!(all.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            all.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(store.count(Table::Containers).unwrap(), 2);
         assert_eq!(store.count(Table::Meta).unwrap(), 0);
         assert!(store.delete(Table::Containers, "a").unwrap());
@@ -280,11 +315,17 @@ mod tests {
         let res: Result<(), TestError> = store.update(|txn| {
             txn.put(Table::Meta, "k", &"after")?;
             txn.put(Table::Containers, "c1", &rec("c1", 1))?;
-            assert_eq!(txn.get::<String>(Table::Meta, "k")?.as_deref(), Some("after"));
+            assert_eq!(
+                txn.get::<String>(Table::Meta, "k")?.as_deref(),
+                Some("after")
+            );
             Err(TestError::Rejected)
         });
         assert!(matches!(res, Err(TestError::Rejected)));
-        assert_eq!(store.get::<String>(Table::Meta, "k").unwrap().as_deref(), Some("before"));
+        assert_eq!(
+            store.get::<String>(Table::Meta, "k").unwrap().as_deref(),
+            Some("before")
+        );
         assert_eq!(store.count(Table::Containers).unwrap(), 0);
     }
 
@@ -306,7 +347,13 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.count(Table::Containers).unwrap(), 2);
-        assert_eq!(store.get::<String>(Table::Meta, "engine-id").unwrap().as_deref(), Some("X"));
+        assert_eq!(
+            store
+                .get::<String>(Table::Meta, "engine-id")
+                .unwrap()
+                .as_deref(),
+            Some("X")
+        );
     }
 
     #[test]
@@ -331,7 +378,10 @@ mod tests {
             }
         }
         handle.join().unwrap();
-        assert_eq!(store.get::<Rec>(Table::Volumes, "x").unwrap(), Some(rec("x", 49)));
+        assert_eq!(
+            store.get::<Rec>(Table::Volumes, "x").unwrap(),
+            Some(rec("x", 49))
+        );
     }
 
     #[test]
@@ -340,6 +390,15 @@ mod tests {
         let store = Store::open(&dir.path().join("engine.redb")).unwrap();
         store.put(Table::Networks, "n", &"a string").unwrap();
         let err = store.get::<Rec>(Table::Networks, "n").unwrap_err();
-        assert!(matches!(err, StoreError::Decode { table: "networks", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StoreError::Decode {
+                    table: "networks",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,40 @@
+//! The narrow interface the API needs from the image store. The daemon passes the real
+//! [`vessel_image::ImageStore`]; tests pass a fake. All calls block (disk I/O), so handlers
+//! run them through [`crate::api::blocking`].
+
+use std::io::{Read, Write};
+
+use vessel_image::{ImageDetails, ImageError, ImageStore, ImageSummary, LoadedImage, RemoveEvent};
+
+pub trait ImageService: Send + Sync + 'static {
+    fn list(&self) -> Result<Vec<ImageSummary>, ImageError>;
+    /// Resolve by reference, full id or unique id prefix.
+    fn inspect(&self, name: &str) -> Result<ImageDetails, ImageError>;
+    /// Import a docker-archive or OCI-layout tar.
+    fn load(&self, archive: &mut dyn Read) -> Result<Vec<LoadedImage>, ImageError>;
+    /// Write a docker-archive of the named images.
+    fn save(&self, names: &[String], out: &mut dyn Write) -> Result<(), ImageError>;
+    fn tag(&self, source: &str, target: &str) -> Result<(), ImageError>;
+    fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError>;
+}
+
+impl ImageService for ImageStore {
+    fn list(&self) -> Result<Vec<ImageSummary>, ImageError> {
+        ImageStore::list(self)
+    }
+    fn inspect(&self, name: &str) -> Result<ImageDetails, ImageError> {
+        ImageStore::inspect(self, name)
+    }
+    fn load(&self, archive: &mut dyn Read) -> Result<Vec<LoadedImage>, ImageError> {
+        ImageStore::load(self, archive)
+    }
+    fn save(&self, names: &[String], out: &mut dyn Write) -> Result<(), ImageError> {
+        ImageStore::save(self, names, out)
+    }
+    fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
+        ImageStore::tag(self, source, target)
+    }
+    fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError> {
+        ImageStore::remove(self, name, force)
+    }
+}

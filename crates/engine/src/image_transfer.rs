@@ -1,0 +1,194 @@
+//! Streaming image transfers: `load` (tar body → store), `save` (store → tar reply) and
+//! `create` (import of a rootfs tar; pulls come later). Bodies are never held whole in
+//! memory: the request body is bridged into the blocking store call as a `Read`, and a save
+//! is sent chunk by chunk as the store writes it.
+
+use std::io::{self, Write};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::api::{blocking, AppState};
+use crate::errors::ApiError;
+use crate::import::{import_rootfs, ImportRequest};
+use crate::query::QueryParams;
+
+/// Size of the chunks a save is sent in.
+const CHUNK: usize = 64 * 1024;
+
+/// The request body as a blocking reader (for use inside `spawn_blocking` only).
+fn body_reader(req: Request) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin> {
+    let stream = req.into_body().into_data_stream().map_err(io::Error::other);
+    SyncIoBridge::new(StreamReader::new(stream))
+}
+
+/// Docker's JSON message stream: one object per line.
+fn json_lines(lines: &[serde_json::Value]) -> Response {
+    let mut body = Vec::new();
+    for l in lines {
+        body.extend_from_slice(l.to_string().as_bytes());
+        body.push(b'\n');
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// `POST /images/load?quiet=` with a docker-archive or OCI-layout tar body.
+pub async fn load(
+    State(state): State<AppState>,
+    _q: QueryParams,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let mut reader = body_reader(req);
+    let images = state.images.clone();
+    let loaded = blocking(move || Ok(images.load(&mut reader)?)).await?;
+    let mut lines = Vec::new();
+    for image in &loaded {
+        if image.repo_tags.is_empty() {
+            lines.push(json!({"stream": format!("Loaded image ID: {}\n", image.id)}));
+        }
+        for tag in &image.repo_tags {
+            lines.push(json!({"stream": format!("Loaded image: {tag}\n")}));
+        }
+    }
+    Ok(json_lines(&lines))
+}
+
+/// `GET /images/get?names=a&names=b`
+pub async fn save_many(
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let names: Vec<String> = q
+        .get_all("names")
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if names.is_empty() {
+        return Err(ApiError::MissingParameter { name: "names" });
+    }
+    save_stream(&state, names).await
+}
+
+/// A `Write` that hands full chunks to the async side; fails with `BrokenPipe` once the
+/// client has gone.
+struct ChannelWriter {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+/// Streams a docker-archive of `names`. Every name is resolved first, so a missing image is
+/// a 404 rather than a truncated archive; a failure after the first byte aborts the reply.
+pub async fn save_stream(state: &AppState, names: Vec<String>) -> Result<Response, ApiError> {
+    let images = state.images.clone();
+    let check = names.clone();
+    blocking(move || {
+        for n in &check {
+            images.inspect(n)?;
+        }
+        Ok(())
+    })
+    .await?;
+
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
+    let images = state.images.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            buf: Vec::with_capacity(CHUNK),
+            tx: tx.clone(),
+        };
+        let result = images
+            .save(&names, &mut out)
+            .map_err(|e| io::Error::other(e.to_string()))
+            .and_then(|()| out.flush());
+        if let Err(e) = result {
+            tracing::warn!("save of {names:?} failed: {e}");
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// `POST /images/create`: `fromSrc=-` imports the body as a rootfs tar (`docker import`);
+/// `fromImage` would pull, which is not there yet.
+pub async fn create(
+    State(state): State<AppState>,
+    q: QueryParams,
+    req: Request,
+) -> Result<Response, ApiError> {
+    if let Some(image) = q.non_empty("fromImage") {
+        let image = match q.non_empty("tag") {
+            Some(tag) if tag.starts_with("sha256:") => format!("{image}@{tag}"),
+            Some(tag) => format!("{image}:{tag}"),
+            None => image.to_owned(),
+        };
+        return Err(ApiError::PullNotSupported { image });
+    }
+    match q.non_empty("fromSrc") {
+        Some("-") => {}
+        Some(other) => {
+            return Err(ApiError::InvalidParameter {
+                name: "fromSrc",
+                value: other.to_owned(),
+                reason: "only \"-\" (the request body) is supported",
+            })
+        }
+        None => return Err(ApiError::MissingParameter { name: "fromImage" }),
+    }
+    let request = ImportRequest {
+        repo_tag: q
+            .non_empty("repo")
+            .map(|repo| crate::images::join_repo_tag(repo, q.non_empty("tag"))),
+        message: q.non_empty("message").map(str::to_owned),
+        changes: q
+            .get_all("changes")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    };
+    let mut reader = body_reader(req);
+    let images = state.images.clone();
+    let tmp = state.config.root.join("tmp");
+    let id = blocking(move || import_rootfs(images.as_ref(), &tmp, &mut reader, &request)).await?;
+    Ok(json_lines(&[json!({"status": id})]))
+}
