@@ -118,23 +118,21 @@ impl Conn {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
-        let framing = if method == "HEAD"
-            || status == 204
-            || status == 304
-            || (100..200).contains(&status)
-        {
-            Framing::Length(0)
-        } else if header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            Framing::Chunked(ChunkState::Size)
-        } else if let Some(len) = header("Content-Length") {
-            Framing::Length(
-                len.trim()
-                    .parse()
-                    .map_err(|_| HttpError::Malformed(format!("Content-Length {len:?}")))?,
-            )
-        } else {
-            Framing::UntilClose
-        };
+        let framing =
+            if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
+                Framing::Length(0)
+            } else if header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+            {
+                Framing::Chunked(ChunkState::Size)
+            } else if let Some(len) = header("Content-Length") {
+                Framing::Length(
+                    len.trim()
+                        .parse()
+                        .map_err(|_| HttpError::Malformed(format!("Content-Length {len:?}")))?,
+                )
+            } else {
+                Framing::UntilClose
+            };
         let keep_alive = !header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
             && !matches!(framing, Framing::UntilClose);
         Ok(Response {
@@ -181,7 +179,10 @@ fn read_head(r: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>)> {
     let mut parts = line.trim_end().splitn(3, ' ');
     let proto = parts.next().unwrap_or("");
     if !proto.starts_with("HTTP/1.") {
-        return Err(HttpError::Malformed(format!("status line {:?}", line.trim_end())));
+        return Err(HttpError::Malformed(format!(
+            "status line {:?}",
+            line.trim_end()
+        )));
     }
     let status: u16 = parts
         .next()
@@ -241,17 +242,11 @@ impl Response {
 
     /// Gives the connection back for reuse once the body has been read to its end.
     pub fn into_conn(self) -> Option<Conn> {
-        let done = match self.framing {
-            Framing::Length(0) | Framing::Chunked(ChunkState::Done) => true,
-            _ => false,
-        };
+        let done = matches!(
+            self.framing,
+            Framing::Length(0) | Framing::Chunked(ChunkState::Done)
+        );
         (done && self.keep_alive).then_some(self.conn)
-    }
-
-    /// Stops the other side's sending by shutting the socket down (for streams the user
-    /// interrupts, like `events` or `logs -f`).
-    pub fn close(self) {
-        let _ = self.conn.stream().shutdown(Shutdown::Both);
     }
 
     fn read_chunked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -274,14 +269,16 @@ impl Response {
                         continue; // tolerate a stray CRLF
                     }
                     let size = u64::from_str_radix(hex, 16).map_err(|_| {
-                        io::Error::new(io::ErrorKind::InvalidData, format!("bad chunk size {hex:?}"))
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("bad chunk size {hex:?}"),
+                        )
                     })?;
                     if size == 0 {
                         // Trailers, then the blank line.
                         loop {
                             line.clear();
-                            if self.conn.reader.read_line(&mut line)? == 0
-                                || line.trim().is_empty()
+                            if self.conn.reader.read_line(&mut line)? == 0 || line.trim().is_empty()
                             {
                                 break;
                             }
@@ -390,7 +387,8 @@ mod tests {
 
     #[test]
     fn content_length_body_and_keepalive() {
-        let (mut c, h) = fake(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nApi-Version: 1.41\r\n\r\nOK");
+        let (mut c, h) =
+            fake(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nApi-Version: 1.41\r\n\r\nOK");
         c.send("GET", "/_ping", &[], Body::Empty).unwrap();
         let mut r = c.read_response("GET").unwrap();
         assert_eq!(r.status, 200);
@@ -424,7 +422,8 @@ mod tests {
         let (a, b) = UnixStream::pair().unwrap();
         let mut c = Conn::from_stream(a);
         c.send("GET", "/events", &[], Body::Empty).unwrap();
-        (&b).write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{}\n\r\n").unwrap();
+        (&b).write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{}\n\r\n")
+            .unwrap();
         let mut r = c.read_response("GET").unwrap();
         let mut buf = [0u8; 100];
         // The first event is readable before the stream ends.
@@ -437,13 +436,20 @@ mod tests {
     #[test]
     fn json_request_body_is_sent_with_length() {
         let (mut c, h) = fake(b"HTTP/1.1 201 Created\r\nContent-Length: 9\r\n\r\n{\"Id\":1}\n");
-        c.send("POST", "/v1.41/containers/create", &[], Body::Bytes(b"{\"a\":1}", "application/json"))
-            .unwrap();
+        c.send(
+            "POST",
+            "/v1.41/containers/create",
+            &[],
+            Body::Bytes(b"{\"a\":1}", "application/json"),
+        )
+        .unwrap();
         let mut r = c.read_response("POST").unwrap();
         assert_eq!(r.status, 201);
         assert_eq!(r.read_all().unwrap(), b"{\"Id\":1}\n");
         let req = h.join().unwrap();
-        assert!(req.contains("Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"));
+        assert!(
+            req.contains("Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+        );
     }
 
     #[test]
@@ -451,8 +457,13 @@ mod tests {
         let (a, b) = UnixStream::pair().unwrap();
         let mut c = Conn::from_stream(a);
         let mut src: &[u8] = b"tar bytes";
-        c.send("POST", "/images/load", &[], Body::Stream(&mut src, "application/x-tar"))
-            .unwrap();
+        c.send(
+            "POST",
+            "/images/load",
+            &[],
+            Body::Stream(&mut src, "application/x-tar"),
+        )
+        .unwrap();
         drop(c);
         let mut got = String::new();
         BufReader::new(b).read_to_string(&mut got).unwrap();
@@ -491,6 +502,9 @@ mod tests {
     fn garbage_status_line_is_malformed() {
         let (mut c, _h) = fake(b"SSH-2.0-OpenSSH\r\n\r\n");
         c.send("GET", "/", &[], Body::Empty).unwrap();
-        assert!(matches!(c.read_response("GET"), Err(HttpError::Malformed(_))));
+        assert!(matches!(
+            c.read_response("GET"),
+            Err(HttpError::Malformed(_))
+        ));
     }
 }

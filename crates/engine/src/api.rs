@@ -28,6 +28,7 @@ pub struct AppState {
     pub images: Arc<dyn ImageService>,
     /// Stable identity of this engine (`/info` `ID`), kept in the store's meta table.
     pub engine_id: Arc<str>,
+    pub containers: Arc<crate::containers::Containers>,
 }
 
 /// The route table. Version prefixes are stripped before it sees a path (see

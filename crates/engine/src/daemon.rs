@@ -84,6 +84,13 @@ impl Daemon {
         let socket = config.socket.clone();
         Ok(Daemon {
             state: AppState {
+                containers: Arc::new(crate::containers::Containers::new(
+                    store.clone(),
+                    images.clone(),
+                    &config.root,
+                    &config.exec_root,
+                    &config.log_opts,
+                )),
                 config: Arc::new(config),
                 store,
                 images,
@@ -104,6 +111,7 @@ impl Daemon {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), EngineError> {
+        self.state.containers.reconcile();
         let app = axum::middleware::from_fn(negotiate).layer(router(self.state.clone()));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, app.into_make_service())

@@ -62,6 +62,8 @@ pub enum ApiError {
     PullNotSupported { image: String },
     #[error("image operation failed")]
     Image(#[source] ImageError),
+    #[error(transparent)]
+    Container(crate::containers::ContainerError),
     #[error("state store failed")]
     Store(#[source] StoreError),
     #[error("background task failed")]
@@ -90,6 +92,7 @@ impl ApiError {
             | ApiError::InvalidChange { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Image(e) => image_status(e),
+            ApiError::Container(e) => e.status(),
             ApiError::Store(_) | ApiError::Task(_) | ApiError::Io { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -128,6 +131,12 @@ pub fn chain(err: &(dyn StdError + 'static)) -> String {
         cur = cause.source();
     }
     out
+}
+
+impl From<crate::containers::ContainerError> for ApiError {
+    fn from(e: crate::containers::ContainerError) -> Self {
+        ApiError::Container(e)
+    }
 }
 
 impl From<ImageError> for ApiError {

@@ -3,6 +3,7 @@
 //! run them through [`crate::api::blocking`].
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 
 use vessel_image::{ImageDetails, ImageError, ImageStore, ImageSummary, LoadedImage, RemoveEvent};
 
@@ -16,6 +17,20 @@ pub trait ImageService: Send + Sync + 'static {
     fn save(&self, names: &[String], out: &mut dyn Write) -> Result<(), ImageError>;
     fn tag(&self, source: &str, target: &str) -> Result<(), ImageError>;
     fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError>;
+    /// Mount a container's read-write rootfs over the image's layers; returns its path.
+    fn prepare_rootfs(&self, image_id: &str, container_id: &str) -> Result<PathBuf, ImageError> {
+        let _ = container_id;
+        Err(ImageError::Unsupported {
+            what: "container rootfs for image",
+            value: image_id.to_string(),
+            hint: "this image service cannot mount container filesystems",
+        })
+    }
+    /// Unmount and delete a container's rootfs (idempotent).
+    fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError> {
+        let _ = container_id;
+        Ok(())
+    }
 }
 
 impl ImageService for ImageStore {
@@ -36,5 +51,11 @@ impl ImageService for ImageStore {
     }
     fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, ImageError> {
         ImageStore::remove(self, name, force)
+    }
+    fn prepare_rootfs(&self, image_id: &str, container_id: &str) -> Result<PathBuf, ImageError> {
+        ImageStore::prepare_rootfs(self, image_id, container_id)
+    }
+    fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError> {
+        ImageStore::remove_rootfs(self, container_id)
     }
 }

@@ -90,14 +90,18 @@ fn info_fields() {
 fn stubs_say_what_is_missing() {
     let d = TestDaemon::start();
     let r = http(&d.socket, "GET", "/v1.41/containers/json?all=1", b"");
-    assert_eq!(r.status, 501);
+    assert_eq!(r.status, 200);
     assert_common_headers(&r);
+    assert_eq!(r.json(), serde_json::json!([]));
+    let r = http(&d.socket, "POST", "/v1.41/containers/abc/start", b"");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "No such container: abc");
+    let r = http(&d.socket, "GET", "/v1.41/containers/abc/top", b"");
+    assert_eq!(r.status, 501);
     assert_eq!(
         r.json()["message"],
-        "not implemented yet: GET /containers/json"
+        "not implemented yet: GET /containers/abc/top"
     );
-    let r = http(&d.socket, "POST", "/v1.41/containers/abc/start", b"");
-    assert_eq!(r.status, 501);
     let r = http(&d.socket, "GET", "/v1.41/volumes", b"");
     assert_eq!(r.status, 501);
     let r = http(

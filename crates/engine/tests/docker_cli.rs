@@ -178,10 +178,17 @@ fn docker_reports_missing_features_clearly() {
         "{}",
         stderr(&out)
     );
-    let out = d.docker(&["ps"]);
+    let out = d.docker(&["top", "nothing-here"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("not implemented yet: GET /containers/json"),
+        stderr(&out).contains("not implemented yet: GET /containers/nothing-here/top"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["volume", "ls"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not implemented yet: GET /volumes"),
         "{}",
         stderr(&out)
     );

@@ -1,0 +1,71 @@
+//! Container errors with the status codes and words Docker uses (the CLI acts on both).
+
+use axum::http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("Multiple IDs found with provided prefix: {0}")]
+    Ambiguous(String),
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". \
+         You have to remove (or rename) that container to be able to reuse that name."
+    )]
+    NameInUse { name: String, id: String },
+    #[error(
+        "You cannot remove a running container {0}. Stop the container before attempting removal or force remove"
+    )]
+    RemoveRunning(String),
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("Container {0} is paused, unpause the container before stopping or killing")]
+    Paused(String),
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
+    #[error("invalid container config: {0}")]
+    Spec(#[source] vessel_specgen::SpecError),
+    #[error("{message}")]
+    StartFailed { message: String },
+    #[error("{0}")]
+    Runtime(#[source] vessel_runtime::RuntimeError),
+    #[error("{context}: {cause}")]
+    Io {
+        context: String,
+        cause: std::io::Error,
+    },
+    #[error("invalid signal {0:?}")]
+    InvalidSignal(String),
+    #[error("no image given: name the image to create the container from")]
+    NoImage,
+}
+
+impl ContainerError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ContainerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ContainerError::NameInUse { .. }
+            | ContainerError::RemoveRunning(_)
+            | ContainerError::Paused(_)
+            | ContainerError::NotRunning(_)
+            | ContainerError::NotPaused(_) => StatusCode::CONFLICT,
+            ContainerError::InvalidName(_)
+            | ContainerError::Spec(_)
+            | ContainerError::StartFailed { .. }
+            | ContainerError::InvalidSignal(_)
+            | ContainerError::NoImage => StatusCode::BAD_REQUEST,
+            ContainerError::Ambiguous(_)
+            | ContainerError::Runtime(_)
+            | ContainerError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn io(context: impl Into<String>, cause: std::io::Error) -> Self {
+        ContainerError::Io {
+            context: context.into(),
+            cause,
+        }
+    }
+}

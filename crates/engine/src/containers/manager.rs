@@ -1,0 +1,718 @@
+//! The container lifecycle: create (rootfs, files, OCI spec), start (monitor + runtime
+//! start), exit handling, stop/kill/pause, remove, and reconciliation after a daemon restart.
+//! Blocking work (mounts, process spawns, the store) runs on the blocking pool.
+
+use std::collections::HashMap;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use vessel_runtime::container::Runtime;
+use vessel_specgen::{ContainerCreate, ImageConfig, MountKind, ResolvedMount, SpecInput};
+
+use super::error::ContainerError;
+use super::record::{valid_name, ContainerRecord, MountPoint, State, Status};
+use crate::errors::ApiError;
+use crate::image_service::ImageService;
+use crate::store::{Store, Table};
+
+/// Live, in-memory companions of stored records: change notifications and attach clients
+/// waiting for the monitor.
+#[derive(Default)]
+pub struct Live {
+    /// Bumped on every state change; `None` once the container is removed.
+    pub events: Option<watch::Sender<u64>>,
+    pub attach_waiters: Vec<oneshot::Sender<oneshot::Sender<()>>>,
+    /// Exit code remembered for `wait?condition=removed` after the record is gone.
+    pub last_exit: i32,
+}
+
+pub struct Containers {
+    store: Store,
+    images: Arc<dyn ImageService>,
+    /// `<root>/containers`: records' files, bundle, logs (persistent).
+    data_dir: PathBuf,
+    /// `<exec_root>/containers`: monitor state and sockets.
+    run_dir: PathBuf,
+    volumes_dir: PathBuf,
+    runtime: Runtime,
+    runtime_root: PathBuf,
+    runtime_bin: PathBuf,
+    monitor_bin: PathBuf,
+    log_max_size: u64,
+    log_max_files: u32,
+    live: Mutex<HashMap<String, Live>>,
+    names: Mutex<()>,
+}
+
+pub type Result<T> = std::result::Result<T, ApiError>;
+
+impl Containers {
+    pub fn new(
+        store: Store,
+        images: Arc<dyn ImageService>,
+        root: &Path,
+        exec_root: &Path,
+        log_opts: &std::collections::BTreeMap<String, String>,
+    ) -> Containers {
+        let runtime_root = exec_root.join("runtime");
+        Containers {
+            store,
+            images,
+            data_dir: root.join("containers"),
+            run_dir: exec_root.join("containers"),
+            volumes_dir: root.join("volumes"),
+            runtime: Runtime::new(&runtime_root, false),
+            runtime_root,
+            runtime_bin: find_binary("VESSEL_RUNTIME_BIN", "vessel-runtime"),
+            monitor_bin: find_binary("VESSEL_MONITOR_BIN", "vessel-monitor"),
+            log_max_size: log_opts
+                .get("max-size")
+                .and_then(|s| parse_size(s))
+                .unwrap_or(10 << 20),
+            log_max_files: log_opts
+                .get("max-file")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(3),
+            live: Mutex::new(HashMap::new()),
+            names: Mutex::new(()),
+        }
+    }
+
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.run_dir.join(id)
+    }
+
+    pub fn all(&self) -> Result<Vec<ContainerRecord>> {
+        Ok(self
+            .store
+            .list::<ContainerRecord>(Table::Containers)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    /// Full id, exact name, or unique id prefix — Docker's lookup order.
+    pub fn find(&self, name: &str) -> Result<ContainerRecord> {
+        let name = name.trim_start_matches('/');
+        if let Some(r) = self.store.get::<ContainerRecord>(Table::Containers, name)? {
+            return Ok(r);
+        }
+        let all = self.all()?;
+        if let Some(r) = all.iter().find(|r| r.name == name) {
+            return Ok(r.clone());
+        }
+        let matches: Vec<&ContainerRecord> =
+            all.iter().filter(|r| r.id.starts_with(name)).collect();
+        match matches.len() {
+            1 if !name.is_empty() => Ok(matches[0].clone()),
+            0 | 1 => Err(ContainerError::NotFound(name.to_string()).into()),
+            _ => Err(ContainerError::Ambiguous(name.to_string()).into()),
+        }
+    }
+
+    fn save(&self, record: &ContainerRecord) -> Result<()> {
+        self.store.put(Table::Containers, &record.id, record)?;
+        self.notify(&record.id);
+        Ok(())
+    }
+
+    /// Subscribe to state changes of `id` (a fresh channel if none exists yet).
+    pub fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
+        let mut live = self.live.lock().expect("live map");
+        let entry = live.entry(id.to_string()).or_default();
+        entry
+            .events
+            .get_or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    pub fn last_exit(&self, id: &str) -> i32 {
+        self.live
+            .lock()
+            .expect("live map")
+            .get(id)
+            .map(|l| l.last_exit)
+            .unwrap_or(0)
+    }
+
+    fn notify(&self, id: &str) {
+        let mut live = self.live.lock().expect("live map");
+        let entry = live.entry(id.to_string()).or_default();
+        if let Some(tx) = &entry.events {
+            tx.send_modify(|g| *g += 1);
+        }
+    }
+
+    /// An attach client waits here until the monitor's socket exists; it answers through
+    /// the inner sender once connected so `start` can go on.
+    pub fn wait_for_monitor(&self, id: &str) -> oneshot::Receiver<oneshot::Sender<()>> {
+        let (tx, rx) = oneshot::channel();
+        self.live
+            .lock()
+            .expect("live map")
+            .entry(id.to_string())
+            .or_default()
+            .attach_waiters
+            .push(tx);
+        rx
+    }
+
+    /// Create: resolve the image, mount the rootfs, write the container's files and OCI
+    /// spec, and store the record. Nothing runs yet.
+    pub fn create(
+        &self,
+        create: ContainerCreate,
+        name: Option<String>,
+    ) -> Result<(String, Vec<String>)> {
+        let image_name = create
+            .config
+            .image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or(ContainerError::NoImage)?;
+        let details = self.images.inspect(&image_name)?;
+        let image_id = details.summary.id.clone();
+        let image_config = ImageConfig::from_image_document(
+            &serde_json::to_vec(&details.config).unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        let id = random_id();
+        let _names = self.names.lock().expect("names lock");
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = n.trim_start_matches('/').to_string();
+                if !valid_name(&n) {
+                    return Err(ContainerError::InvalidName(n).into());
+                }
+                if let Some(other) = self.all()?.into_iter().find(|r| r.name == n) {
+                    return Err(ContainerError::NameInUse {
+                        name: n,
+                        id: other.id,
+                    }
+                    .into());
+                }
+                n
+            }
+            None => self.generate_name()?,
+        };
+        let dir = self.data_dir.join(&id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
+        let result = self.create_files(
+            &id,
+            &name,
+            &dir,
+            &image_name,
+            &image_id,
+            &image_config,
+            create,
+        );
+        if result.is_err() {
+            let _ = self.images.remove_rootfs(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let record = result?;
+        self.save(&record)?;
+        Ok((id, Vec::new()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_files(
+        &self,
+        id: &str,
+        name: &str,
+        dir: &Path,
+        image_name: &str,
+        image_id: &str,
+        image_config: &ImageConfig,
+        create: ContainerCreate,
+    ) -> Result<ContainerRecord> {
+        let rootfs = self.images.prepare_rootfs(image_id, id)?;
+        let hostname = create
+            .config
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| id[..12].to_string());
+        write_file(&dir.join("hostname"), &format!("{hostname}\n"))?;
+        write_file(
+            &dir.join("hosts"),
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
+             ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        )?;
+        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        write_file(&dir.join("resolv.conf"), &resolv)?;
+        let hc = create.host();
+        let requests = vessel_specgen::mounts::requests(&create.config, &hc, image_config)
+            .map_err(ContainerError::Spec)?;
+        let mut resolved = Vec::new();
+        let mut points = Vec::new();
+        for req in &requests {
+            match req.kind {
+                MountKind::Volume => {
+                    let vol = req.source.clone().unwrap_or_else(random_id);
+                    let data = self.volumes_dir.join(&vol).join("_data");
+                    std::fs::create_dir_all(&data)
+                        .map_err(|e| ContainerError::io(format!("creating volume {vol}"), e))?;
+                    resolved.push(ResolvedMount {
+                        source: data.clone(),
+                        destination: req.destination.clone(),
+                        readonly: req.readonly,
+                        kind: MountKind::Volume,
+                        options: Vec::new(),
+                    });
+                    points.push(MountPoint {
+                        kind: "volume".into(),
+                        name: vol,
+                        source: data,
+                        destination: req.destination.clone(),
+                        rw: !req.readonly,
+                    });
+                }
+                MountKind::Bind => points.push(MountPoint {
+                    kind: "bind".into(),
+                    name: String::new(),
+                    source: PathBuf::from(req.source.clone().unwrap_or_default()),
+                    destination: req.destination.clone(),
+                    rw: !req.readonly,
+                }),
+                MountKind::Tmpfs => {}
+            }
+        }
+        let v1 = matches!(
+            vessel_cgroups::detect(),
+            Ok(vessel_cgroups::Hierarchy::V1 { .. })
+        );
+        let mut input = SpecInput::new(&create, image_config, rootfs.clone(), id);
+        input.hostname_default = hostname;
+        input.resolv_conf = Some(dir.join("resolv.conf"));
+        input.hosts = Some(dir.join("hosts"));
+        input.hostname_file = Some(dir.join("hostname"));
+        input.mounts = resolved;
+        input.cgroups_path = format!("/vessel/{id}");
+        input.private_cgroupns_default = !v1;
+        input.host_root = Some(PathBuf::from("/"));
+        let spec = vessel_specgen::generate(&input).map_err(ContainerError::Spec)?;
+        let args = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default();
+        let text = serde_json::to_vec_pretty(&spec).unwrap_or_default();
+        write_file(&dir.join("config.json"), &String::from_utf8_lossy(&text))?;
+        Ok(ContainerRecord {
+            id: id.to_string(),
+            name: name.to_string(),
+            created: crate::timefmt::now_rfc3339_nano(),
+            image: image_name.to_string(),
+            image_id: image_id.to_string(),
+            create,
+            path: args.first().cloned().unwrap_or_default(),
+            args: args.iter().skip(1).cloned().collect(),
+            state: State::default(),
+            restart_count: 0,
+            rootfs,
+            dir: dir.to_path_buf(),
+            log_path: dir.join(format!("{id}-json.log")),
+            mounts: points,
+        })
+    }
+
+    fn generate_name(&self) -> Result<String> {
+        const LEFT: &[&str] = &[
+            "brave", "calm", "eager", "fond", "keen", "lucid", "merry", "proud", "quiet", "swift",
+        ];
+        const RIGHT: &[&str] = &[
+            "babbage", "curie", "darwin", "euler", "gauss", "hopper", "lovelace", "noether",
+            "turing", "wright",
+        ];
+        let taken: Vec<String> = self.all()?.into_iter().map(|r| r.name).collect();
+        for _ in 0..64 {
+            let r = random_bytes(2);
+            let name = format!(
+                "{}_{}",
+                LEFT[r[0] as usize % LEFT.len()],
+                RIGHT[r[1] as usize % RIGHT.len()]
+            );
+            if !taken.contains(&name) {
+                return Ok(name);
+            }
+        }
+        Ok(format!("vessel_{}", &random_id()[..12]))
+    }
+
+    /// Start the monitor (which creates the container through the runtime). Blocking.
+    pub fn spawn_monitor(&self, mut record: ContainerRecord) -> Result<ContainerRecord> {
+        let rootfs = self.images.prepare_rootfs(&record.image_id, &record.id)?;
+        record.rootfs = rootfs;
+        let run_dir = self.run_dir(&record.id);
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let _ = self.runtime.delete(&record.id, true);
+        let mut cmd = Command::new(&self.monitor_bin);
+        cmd.arg("--id")
+            .arg(&record.id)
+            .arg("--bundle")
+            .arg(&record.dir)
+            .arg("--runtime")
+            .arg(&self.runtime_bin)
+            .arg("--runtime-root")
+            .arg(&self.runtime_root)
+            .arg("--dir")
+            .arg(&run_dir)
+            .arg("--log-path")
+            .arg(&record.log_path)
+            .arg("--log-max-size")
+            .arg(self.log_max_size.to_string())
+            .arg("--log-max-files")
+            .arg(self.log_max_files.to_string());
+        if record.tty() {
+            cmd.arg("--tty");
+        }
+        if record.open_stdin() {
+            cmd.arg("--stdin");
+        }
+        let out = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| {
+                ContainerError::io(format!("starting {}", self.monitor_bin.display()), e)
+            })?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            let text = text
+                .strip_prefix(&format!("vessel-monitor: create {}: ", record.id))
+                .unwrap_or(&text)
+                .to_string();
+            let message = format!("OCI runtime create failed: {text}: unknown");
+            record.state.exit_code =
+                if text.contains("executable file not found") || text.contains("no such file") {
+                    127
+                } else if text.contains("permission denied") {
+                    126
+                } else {
+                    128
+                };
+            record.state.error = message.clone();
+            self.save(&record)?;
+            return Err(ContainerError::StartFailed { message }.into());
+        }
+        record.state.monitor_pid = read_pid(&run_dir.join("monitor.pid")).unwrap_or(0);
+        record.state.pid = read_pid(&run_dir.join("init.pid")).unwrap_or(0);
+        Ok(record)
+    }
+
+    /// Let attach clients connect to the monitor before the process runs.
+    pub async fn release_attach_waiters(&self, id: &str) {
+        let waiters = std::mem::take(
+            &mut self
+                .live
+                .lock()
+                .expect("live map")
+                .entry(id.to_string())
+                .or_default()
+                .attach_waiters,
+        );
+        for w in waiters {
+            let (ack_tx, ack_rx) = oneshot::channel();
+            if w.send(ack_tx).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ack_rx).await;
+            }
+        }
+    }
+
+    /// Run the user process (the runtime's `start`) and record it running. Blocking.
+    pub fn run_started(&self, mut record: ContainerRecord) -> Result<ContainerRecord> {
+        if let Err(e) = self.runtime.start(&record.id) {
+            let _ = self.runtime.delete(&record.id, true);
+            record.state.error = e.to_string();
+            record.state.exit_code = 128;
+            self.save(&record)?;
+            return Err(ContainerError::StartFailed {
+                message: e.to_string(),
+            }
+            .into());
+        }
+        record.state.status = Status::Running;
+        record.state.started_at = crate::timefmt::now_rfc3339_nano();
+        record.state.error.clear();
+        record.state.exit_code = 0;
+        record.state.oom_killed = false;
+        self.save(&record)?;
+        Ok(record)
+    }
+
+    /// Watch the monitor; when it exits, record the exit and apply --rm.
+    pub fn watch_exit(self: &Arc<Self>, id: String, monitor_pid: i32) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Some(fd) = pidfd_open(monitor_pid) {
+                // SAFETY: the pidfd is owned by the AsyncFd, which deregisters it before it
+                // is closed on drop.
+                if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
+                    let _ = afd.readable().await;
+                }
+            }
+            let worker = this.clone();
+            let _ = tokio::task::spawn_blocking(move || worker.handle_exit(&id)).await;
+        });
+    }
+
+    /// Record the exit from the monitor's exit.json; remove the container if --rm.
+    pub fn handle_exit(&self, id: &str) {
+        let Ok(mut record) = self.find(id) else {
+            return;
+        };
+        if !record.state.status.is_live() {
+            return;
+        }
+        let exit: serde_json::Value = std::fs::read(self.run_dir(id).join("exit.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| serde_json::json!({"exit_code": 255}));
+        record.state.status = Status::Exited;
+        record.state.exit_code = exit["exit_code"].as_i64().unwrap_or(255) as i32;
+        record.state.oom_killed = exit["oom_killed"].as_bool().unwrap_or(false);
+        record.state.finished_at = exit["finished_at"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(crate::timefmt::now_rfc3339_nano);
+        record.state.pid = 0;
+        if let Err(e) = self.runtime.delete(id, true) {
+            tracing::warn!(container = id, "runtime delete after exit: {e}");
+        }
+        self.live
+            .lock()
+            .expect("live map")
+            .entry(id.to_string())
+            .or_default()
+            .last_exit = record.state.exit_code;
+        let _ = self.save(&record);
+        if record.auto_remove() {
+            if let Err(e) = self.remove(id, true, false) {
+                tracing::warn!(container = id, "auto-remove: {}", e.message());
+            }
+        }
+    }
+
+    /// Send a signal to the container's init.
+    pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
+        let record = self.find(id)?;
+        if !record.state.status.is_live() {
+            return Err(ContainerError::NotRunning(record.id).into());
+        }
+        self.runtime
+            .kill(&record.id, signal, false)
+            .map_err(|e| ContainerError::Runtime(e).into())
+    }
+
+    pub fn pause(&self, id: &str, pause: bool) -> Result<()> {
+        let mut record = self.find(id)?;
+        match (pause, &record.state.status) {
+            (true, Status::Running) => {
+                self.runtime
+                    .pause(&record.id)
+                    .map_err(ContainerError::Runtime)?;
+                record.state.status = Status::Paused;
+            }
+            (false, Status::Paused) => {
+                self.runtime
+                    .resume(&record.id)
+                    .map_err(ContainerError::Runtime)?;
+                record.state.status = Status::Running;
+            }
+            (true, Status::Paused) => return Err(ContainerError::Paused(record.id).into()),
+            (false, _) => return Err(ContainerError::NotPaused(record.id).into()),
+            (true, _) => return Err(ContainerError::NotRunning(record.id).into()),
+        }
+        self.save(&record)
+    }
+
+    /// Remove the container: kill it if `force`, then runtime state, rootfs, files, record.
+    /// Every step runs even when one fails.
+    pub fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
+        let record = self.find(id)?;
+        if record.state.status.is_live() {
+            if !force {
+                return Err(ContainerError::RemoveRunning(record.id).into());
+            }
+            let _ = self.runtime.kill(&record.id, libc::SIGKILL, true);
+            if record.state.status == Status::Paused {
+                let _ = self.runtime.resume(&record.id);
+            }
+            let monitor = record.state.monitor_pid;
+            for _ in 0..200 {
+                if monitor <= 0 || !process_alive(monitor) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = self.runtime.delete(&record.id, true);
+        let mut errors = Vec::new();
+        if let Err(e) = self.images.remove_rootfs(&record.id) {
+            errors.push(e.to_string());
+        }
+        for dir in [record.dir.clone(), self.run_dir(&record.id)] {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    errors.push(format!("removing {}: {e}", dir.display()));
+                }
+            }
+        }
+        if volumes {
+            for m in record
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume" && m.name.len() == 64)
+            {
+                let _ = std::fs::remove_dir_all(self.volumes_dir.join(&m.name));
+            }
+        }
+        self.store.delete(Table::Containers, &record.id)?;
+        {
+            let mut live = self.live.lock().expect("live map");
+            let entry = live.entry(record.id.clone()).or_default();
+            entry.last_exit = record.state.exit_code;
+            // Dropping the sender tells waiters the container is gone.
+            entry.events = None;
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ContainerError::io(
+                format!("removing container {}: {}", record.id, errors.join("; ")),
+                std::io::Error::other("cleanup incomplete"),
+            )
+            .into())
+        }
+    }
+
+    /// After a daemon restart: re-watch containers whose monitor lives, record the exit of
+    /// the others.
+    pub fn reconcile(self: &Arc<Self>) {
+        let Ok(all) = self.all() else { return };
+        for record in all {
+            if !record.state.status.is_live() {
+                continue;
+            }
+            let monitor = record.state.monitor_pid;
+            if monitor > 0 && process_alive(monitor) && is_monitor(monitor, &record.id) {
+                self.watch_exit(record.id.clone(), monitor);
+            } else {
+                self.handle_exit(&record.id);
+            }
+        }
+    }
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e).into())
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn is_monitor(pid: i32, id: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            let text = String::from_utf8_lossy(&c);
+            text.contains("vessel-monitor") && text.contains(id)
+        })
+        .unwrap_or(false)
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes integers; a non-negative result is a new fd we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel returned this descriptor to us.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let got = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if got != n as isize {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t.as_nanos() >> ((i % 16) * 8)) as u8 ^ (i as u8);
+        }
+    }
+    buf
+}
+
+pub fn random_id() -> String {
+    random_bytes(32)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// "10m", "1k", "512" → bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.trim_end_matches('b');
+    let (num, mult) = match t.chars().last()? {
+        'k' => (&t[..t.len() - 1], 1u64 << 10),
+        'm' => (&t[..t.len() - 1], 1 << 20),
+        'g' => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim().parse::<u64>().ok().map(|n| n * mult)
+}
+
+/// The binary next to ours (installed together), next to our parent dir (cargo's
+/// target/*/deps for tests), or on PATH; an env var overrides.
+fn find_binary(env: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1).take(2) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10m"), Some(10 << 20));
+        assert_eq!(parse_size("1k"), Some(1024));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn ids_are_64_hex() {
+        let id = random_id();
+        assert_eq!(id.len(), 64);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(id, random_id());
+    }
+}
