@@ -350,7 +350,11 @@ fn joins_another_containers_pid_namespace() {
         {"type": "pid", "path": format!("/proc/{pid}/ns/pid")},
         {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
     ]);
-    second.args(&["sh", "-c", "echo self=$$; cat /proc/1/cmdline | tr '\\0' ' '"]);
+    second.args(&[
+        "sh",
+        "-c",
+        "echo self=$$; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
     let out = second.run();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
