@@ -3,13 +3,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-cargo build --release -p vessel-runtime --quiet
+cargo build --release -p vessel-runtime -p vessel-monitor -p vessel --quiet
 RT="$PWD/target/release/vessel-runtime"
+VESSEL="$PWD/target/release/vessel"
 work=$(mktemp -d /tmp/vessel-demo.XXXXXX)
 root="/run/vessel-demo-$$"
 id="demo-$$"
+daemon_pid=""
 cleanup() {
+  set +e
   "$RT" --root "$root" delete --force "$id" 2>/dev/null || true
+  if [ -n "$daemon_pid" ]; then
+    "$VESSEL" rm -f demo-web >/dev/null 2>&1 || true
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  grep -o " $work/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf "$work" "$root"
 }
 trap cleanup EXIT
@@ -55,7 +64,7 @@ say "A memory limit of 32 MiB: a shell that grabs 64 MiB is OOM-killed (exit 137
 run 'x=$(head -c 67108864 /dev/zero | tr "\0" a); echo "survived?!"'
 
 say "A pids limit of 20: a fork bomb hits the wall"
-run 'for i in $(seq 1 40); do sleep 5 & done 2>/dev/shm/err; echo "started $(jobs -p | wc -l) of 40 sleepers; first error: $(head -n 1 /dev/shm/err)"; kill $(jobs -p)'
+run 'mkfifo /dev/shm/f; (for i in $(seq 1 40); do sleep 1 & done) 2>/dev/shm/err; read -t 2 x <> /dev/shm/f; echo "the shell got: $(head -n 1 /dev/shm/err)"'
 
 say "Lifecycle as engines drive it: create, start, exec, pause, resume, kill, delete"
 python3 - <<'PY'
@@ -74,4 +83,39 @@ PY
 "$RT" --root "$root" kill "$id" KILL
 sleep 0.2
 "$RT" --root "$root" delete "$id" && echo "deleted: no state, cgroup or mount left"
-say "Done. See docs/runtime.md for using vessel-runtime under Podman, Docker, containerd and Kubernetes."
+say "Now the engine: 'vessel daemon' serves the Docker Engine API; 'vessel' (and the real docker CLI) drive it"
+mkdir -p "$work/engine"
+echo '{"exec-root": "'"$work"'/engine/run"}' > "$work/engine/daemon.json"
+export VESSEL_HOST="unix://$work/engine/vessel.sock"
+"$VESSEL" daemon --root "$work/engine/root" --config-file "$work/engine/daemon.json" -H "$VESSEL_HOST" \
+  > "$work/engine/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 100); do [ -S "$work/engine/vessel.sock" ] && break; sleep 0.1; done
+echo "daemon pid $daemon_pid, socket $work/engine/vessel.sock"
+
+say "Import the busybox rootfs as an image, and list images"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+"$VESSEL" import "$work/rootfs.tar" demo-busybox:latest
+"$VESSEL" images
+
+
+say "Run a container with a named volume and a 64 MiB memory limit"
+"$VESSEL" run --rm -v demo-data:/data --memory 64m demo-busybox sh -c \
+  'echo "written at $(date)" > /data/note; echo "memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"'
+echo "the volume outlives the container:"
+"$VESSEL" run --rm -v demo-data:/data demo-busybox cat /data/note
+
+say "A long-running service: ps, logs, stop, rm"
+"$VESSEL" run -d --name demo-web demo-busybox sh -c 'i=0; while :; do i=$((i+1)); echo "request $i served"; sleep 0.3; done'
+sleep 1.2
+"$VESSEL" ps
+"$VESSEL" logs --tail 3 demo-web
+"$VESSEL" inspect -f 'state={{.State.Status}} pid={{.State.Pid}}' demo-web
+"$VESSEL" stop -t 1 demo-web >/dev/null && "$VESSEL" ps -a
+"$VESSEL" rm demo-web >/dev/null
+if command -v docker >/dev/null; then
+  say "The real docker CLI against the same daemon"
+  docker -H "$VESSEL_HOST" run --rm demo-busybox echo "hello from docker run, served by Vessel"
+fi
+say "Done. See docs/runtime.md and docs/engine.md."
+exit 0

@@ -7,6 +7,8 @@ bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --release -p vessel-runtime --quiet
+# Integration tests drive the real binaries (daemon, monitor, runtime) from target/debug.
+cargo build --workspace --bins --quiet
 if [ -x tests/dropin/run.sh ]; then
   bash tests/dropin/run.sh "$PWD/target/release/vessel-runtime"
 fi

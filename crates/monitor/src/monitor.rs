@@ -140,6 +140,10 @@ impl Monitor {
             });
             tags.push(tag);
         };
+        // Listeners first: a client that connected before the container started must be
+        // accepted before output that arrived in the same wake-up is read and fanned out.
+        add(self.sockets.attach.as_raw_fd(), libc::POLLIN, Tag::Attach);
+        add(self.sockets.ctl.as_raw_fd(), libc::POLLIN, Tag::Ctl);
         add(self.sigfd.as_raw_fd(), libc::POLLIN, Tag::Signal);
         for (i, o) in self.outputs.iter().enumerate() {
             if let Some(f) = o {
@@ -149,8 +153,6 @@ impl Monitor {
         if let Some(s) = self.stdin.as_ref().filter(|s| s.has_backlog()) {
             add(s.file.as_raw_fd(), libc::POLLOUT, Tag::Stdin);
         }
-        add(self.sockets.attach.as_raw_fd(), libc::POLLIN, Tag::Attach);
-        add(self.sockets.ctl.as_raw_fd(), libc::POLLIN, Tag::Ctl);
         let stdin_room = self.stdin.as_ref().map_or(usize::MAX, StdinSink::room);
         for (i, c) in self.clients.iter().enumerate() {
             let mut ev = 0;

@@ -40,12 +40,15 @@ pub enum ContainerError {
     InvalidSignal(String),
     #[error("no image given: name the image to create the container from")]
     NoImage,
+    /// Docker's words for create with an unknown image (the CLI then offers to pull).
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
 }
 
 impl ContainerError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ContainerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ContainerError::NotFound(_) | ContainerError::NoSuchImage(_) => StatusCode::NOT_FOUND,
             ContainerError::NameInUse { .. }
             | ContainerError::RemoveRunning(_)
             | ContainerError::Paused(_)

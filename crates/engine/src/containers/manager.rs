@@ -63,7 +63,7 @@ impl Containers {
             store,
             images,
             data_dir: root.join("containers"),
-            run_dir: exec_root.join("containers"),
+            run_dir: exec_root.join("c"),
             volumes_dir: root.join("volumes"),
             runtime: Runtime::new(&runtime_root, false),
             runtime_root,
@@ -82,8 +82,10 @@ impl Containers {
         }
     }
 
+    /// Short on purpose: the monitor's sockets live here and unix socket paths are limited
+    /// to 108 bytes; 12 hex digits of a random id are as unique as Docker's short ids.
     pub fn run_dir(&self, id: &str) -> PathBuf {
-        self.run_dir.join(id)
+        self.run_dir.join(&id[..id.len().min(12)])
     }
 
     pub fn all(&self) -> Result<Vec<ContainerRecord>> {
@@ -174,7 +176,15 @@ impl Containers {
             .clone()
             .filter(|i| !i.is_empty())
             .ok_or(ContainerError::NoImage)?;
-        let details = self.images.inspect(&image_name)?;
+        let details = self
+            .images
+            .inspect(&image_name)
+            .map_err(|e| match e.kind() {
+                vessel_image::ErrorKind::NotFound => {
+                    ContainerError::NoSuchImage(image_name.clone()).into()
+                }
+                _ => ApiError::from(e),
+            })?;
         let image_id = details.summary.id.clone();
         let image_config = ImageConfig::from_image_document(
             &serde_json::to_vec(&details.config).unwrap_or_default(),
@@ -352,6 +362,7 @@ impl Containers {
         let run_dir = self.run_dir(&record.id);
         let _ = std::fs::remove_dir_all(&run_dir);
         let _ = self.runtime.delete(&record.id, true);
+        let (log_max_size, log_max_files) = self.log_limits(&record);
         let mut cmd = Command::new(&self.monitor_bin);
         cmd.arg("--id")
             .arg(&record.id)
@@ -366,9 +377,9 @@ impl Containers {
             .arg("--log-path")
             .arg(&record.log_path)
             .arg("--log-max-size")
-            .arg(self.log_max_size.to_string())
+            .arg(log_max_size.to_string())
             .arg("--log-max-files")
-            .arg(self.log_max_files.to_string());
+            .arg(log_max_files.to_string());
         if record.tty() {
             cmd.arg("--tty");
         }
@@ -405,6 +416,44 @@ impl Containers {
         record.state.monitor_pid = read_pid(&run_dir.join("monitor.pid")).unwrap_or(0);
         record.state.pid = read_pid(&run_dir.join("init.pid")).unwrap_or(0);
         Ok(record)
+    }
+
+    /// The container's `HostConfig.LogConfig.Config` (`max-size`, `max-file`) over the
+    /// daemon's `log-opts`; a value that does not parse keeps the daemon's.
+    fn log_limits(&self, record: &ContainerRecord) -> (u64, u32) {
+        let opts = record
+            .create
+            .host_config
+            .as_ref()
+            .and_then(|h| h.log_config.as_ref())
+            .and_then(|l| l.config.as_ref());
+        let size = opts
+            .and_then(|o| o.get("max-size"))
+            .and_then(|s| parse_size(s))
+            .unwrap_or(self.log_max_size);
+        let files = opts
+            .and_then(|o| o.get("max-file"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(self.log_max_files);
+        (size, files)
+    }
+
+    /// A start that failed: attach clients waiting for the monitor are let go (their
+    /// connections close), and an --rm container is removed as Docker does, so that
+    /// `wait?condition=removed` returns. Blocking.
+    pub fn start_failed(&self, id: &str) {
+        if let Some(live) = self.live.lock().expect("live map").get_mut(id) {
+            live.attach_waiters.clear();
+        }
+        if self.find(id).map(|r| r.auto_remove()).unwrap_or(false) {
+            if let Err(e) = self.remove(id, true, false) {
+                tracing::warn!(
+                    container = id,
+                    "auto-remove after failed start: {}",
+                    e.message()
+                );
+            }
+        }
     }
 
     /// Let attach clients connect to the monitor before the process runs.

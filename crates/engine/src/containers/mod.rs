@@ -124,13 +124,30 @@ pub async fn start_container(c: &Arc<Containers>, id: &str) -> Result<bool, ApiE
     if record.state.status.is_live() {
         return Ok(false);
     }
-    let c2 = c.clone();
-    let record = blocking(move || c2.spawn_monitor(record)).await?;
-    c.release_attach_waiters(&record.id).await;
-    let c2 = c.clone();
-    let record = blocking(move || c2.run_started(record)).await?;
-    c.watch_exit(record.id.clone(), record.state.monitor_pid);
-    Ok(true)
+    let full_id = record.id.clone();
+    let started = async {
+        let c2 = c.clone();
+        let record = blocking(move || c2.spawn_monitor(record)).await?;
+        c.release_attach_waiters(&record.id).await;
+        let c2 = c.clone();
+        blocking(move || c2.run_started(record)).await
+    }
+    .await;
+    match started {
+        Ok(record) => {
+            c.watch_exit(record.id.clone(), record.state.monitor_pid);
+            Ok(true)
+        }
+        Err(e) => {
+            let c2 = c.clone();
+            let _ = blocking(move || {
+                c2.start_failed(&full_id);
+                Ok(())
+            })
+            .await;
+            Err(e)
+        }
+    }
 }
 
 async fn stop(

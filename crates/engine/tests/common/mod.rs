@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+pub mod proc_daemon;
+
 use serde_json::{json, Value};
 use vessel_engine::{DaemonConfig, ImageService};
 use vessel_image::{ImageDetails, ImageError, ImageSummary, LoadedImage, RemoveEvent};
