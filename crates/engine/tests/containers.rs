@@ -355,3 +355,58 @@ fn per_container_log_options_bound_the_log_files() {
     let out = d.docker(&["rm", &name]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn exec_runs_in_the_container_with_user_workdir_env_and_stdin() {
+    let Some(d) = daemon("exec") else { return };
+    let name = unique("execd");
+    let out = d.docker(&["run", "-d", "--name", &name, &d.image, "sleep", "1000"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = d.docker(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; cat /proc/1/cmdline; exit 5",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\nsleep\u{0}1000\u{0}");
+    assert_eq!(stderr(&out), "err\n");
+
+    let out = d.docker(&[
+        "exec",
+        "-u",
+        "1000:1000",
+        "-w",
+        "/tmp",
+        "-e",
+        "GREETING=hi",
+        &name,
+        "sh",
+        "-c",
+        "id -u; pwd; echo $GREETING",
+    ]);
+    assert_eq!(stdout(&out), "1000\n/tmp\nhi\n", "{}", stderr(&out));
+
+    let out = d.docker_stdin(&["exec", "-i", &name, "cat"], b"piped input\n");
+    assert_eq!(stdout(&out), "piped input\n", "{}", stderr(&out));
+
+    let out = d.vessel(&["exec", &name, "no-such-program"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = d.docker(&["rm", "-f", &name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = d.docker(&["exec", &name, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("No such container"),
+        "{}",
+        stderr(&out)
+    );
+}

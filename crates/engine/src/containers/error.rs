@@ -40,6 +40,12 @@ pub enum ContainerError {
     InvalidSignal(String),
     #[error("no image given: name the image to create the container from")]
     NoImage,
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
+    #[error("Error: Exec command {0} has already run")]
+    ExecStarted(String),
+    #[error("No exec command specified")]
+    ExecNoCommand,
     /// Docker's words for create with an unknown image (the CLI then offers to pull).
     #[error("No such image: {0}")]
     NoSuchImage(String),
@@ -48,7 +54,11 @@ pub enum ContainerError {
 impl ContainerError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ContainerError::NotFound(_) | ContainerError::NoSuchImage(_) => StatusCode::NOT_FOUND,
+            ContainerError::NotFound(_)
+            | ContainerError::NoSuchImage(_)
+            | ContainerError::NoSuchExec(_) => StatusCode::NOT_FOUND,
+            ContainerError::ExecStarted(_) => StatusCode::CONFLICT,
+            ContainerError::ExecNoCommand => StatusCode::BAD_REQUEST,
             ContainerError::NameInUse { .. }
             | ContainerError::RemoveRunning(_)
             | ContainerError::Paused(_)

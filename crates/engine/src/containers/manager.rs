@@ -46,6 +46,7 @@ pub struct Containers {
     log_max_files: u32,
     live: Mutex<HashMap<String, Live>>,
     names: Mutex<()>,
+    pub execs: Mutex<HashMap<String, super::exec::ExecInstance>>,
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -79,11 +80,18 @@ impl Containers {
                 .unwrap_or(3),
             live: Mutex::new(HashMap::new()),
             names: Mutex::new(()),
+            execs: Mutex::new(HashMap::new()),
         }
     }
 
     /// Short on purpose: the monitor's sockets live here and unix socket paths are limited
     /// to 108 bytes; 12 hex digits of a random id are as unique as Docker's short ids.
+    pub fn runtime_command(&self) -> std::process::Command {
+        let mut cmd = Command::new(&self.runtime_bin);
+        cmd.arg("--root").arg(&self.runtime_root);
+        cmd
+    }
+
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.run_dir.join(&id[..id.len().min(12)])
     }

@@ -3,6 +3,7 @@
 //! and answer 501 with their path meanwhile.
 
 mod error;
+mod exec;
 mod manager;
 mod record;
 mod stream;
@@ -42,6 +43,10 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/attach", post(stream::attach))
         .route("/containers/{id}/logs", get(stream::logs))
         .route("/containers/{id}/resize", post(stream::resize))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/exec/{id}/resize", post(exec::resize))
         .route("/containers/{id}/{action}", any(not_implemented))
         .route("/exec/{id}/{action}", any(not_implemented))
 }
