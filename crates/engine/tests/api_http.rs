@@ -102,7 +102,7 @@ fn stubs_say_what_is_missing() {
         r.json()["message"],
         "not implemented yet: GET /containers/abc/top"
     );
-    let r = http(&d.socket, "GET", "/v1.41/volumes", b"");
+    let r = http(&d.socket, "GET", "/v1.41/events", b"");
     assert_eq!(r.status, 501);
     let r = http(
         &d.socket,

@@ -185,10 +185,10 @@ fn docker_reports_missing_features_clearly() {
         "{}",
         stderr(&out)
     );
-    let out = d.docker(&["volume", "ls"]);
+    let out = d.docker(&["network", "ls"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("not implemented yet: GET /volumes"),
+        stderr(&out).contains("not implemented yet: GET /networks"),
         "{}",
         stderr(&out)
     );
