@@ -410,3 +410,44 @@ fn exec_runs_in_the_container_with_user_workdir_env_and_stdin() {
         stderr(&out)
     );
 }
+
+#[test]
+fn stats_and_top_report_the_containers_processes() {
+    let Some(d) = daemon("stats") else { return };
+    let name = unique("busy");
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--memory",
+        "64m",
+        &d.image,
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = d.docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}",
+        &name,
+    ]);
+    let line = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields.first(), Some(&name.as_str()), "{line}");
+    let cpu: f64 = fields[1].trim_end_matches('%').parse().unwrap_or(0.0);
+    assert!(cpu > 20.0, "a busy loop should show CPU use: {line}");
+    assert!(line.contains("/ 64MiB"), "{line}");
+    assert!(line.trim_end().ends_with(" 1"), "{line}");
+    let out = d.docker(&["top", &name]);
+    assert!(
+        stdout(&out).contains("while :; do :; done"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(d.docker(&["rm", "-f", &name]).status.success());
+}

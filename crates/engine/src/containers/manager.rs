@@ -557,6 +557,28 @@ impl Containers {
         }
     }
 
+    /// Cgroup statistics of a live container.
+    pub fn cgroup_stats(&self, id: &str) -> Result<vessel_cgroups::Stats> {
+        let record = self.find(id)?;
+        if !record.state.status.is_live() {
+            return Err(ContainerError::NotRunning(record.id).into());
+        }
+        self.runtime
+            .stats(&record.id)
+            .map_err(|e| ContainerError::Runtime(e).into())
+    }
+
+    /// Host pids of every process in a live container.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        let record = self.find(id)?;
+        if !record.state.status.is_live() {
+            return Err(ContainerError::NotRunning(record.id).into());
+        }
+        self.runtime
+            .pids(&record.id)
+            .map_err(|e| ContainerError::Runtime(e).into())
+    }
+
     /// Send a signal to the container's init.
     pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
         let record = self.find(id)?;

@@ -6,6 +6,7 @@ mod error;
 mod exec;
 mod manager;
 mod record;
+mod stats;
 mod stream;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/logs", get(stream::logs))
         .route("/containers/{id}/resize", post(stream::resize))
         .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/containers/{id}/top", get(stats::top))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
