@@ -451,3 +451,56 @@ fn stats_and_top_report_the_containers_processes() {
     );
     assert!(d.docker(&["rm", "-f", &name]).status.success());
 }
+
+#[test]
+fn restart_policies_restart_until_stopped_or_exhausted() {
+    let Some(d) = daemon("restart") else { return };
+    let failing = unique("onfail");
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &failing,
+        "--restart",
+        "on-failure:2",
+        &d.image,
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let always = unique("always");
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &always,
+        "--restart",
+        "always",
+        &d.image,
+        "sh",
+        "-c",
+        "echo run; sleep 0.3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_until(
+        "on-failure:2 to give up after two restarts",
+        Duration::from_secs(15),
+        || d.inspect(&failing, "{{.State.Status}} {{.RestartCount}}") == "exited 2",
+    );
+    assert_eq!(stdout(&d.docker(&["logs", &failing])), "run\nrun\nrun\n");
+    wait_until("always to restart", Duration::from_secs(15), || {
+        d.inspect(&always, "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 2
+    });
+    assert!(d.docker(&["stop", "-t", "1", &always]).status.success());
+    let count = d.inspect(&always, "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        d.inspect(&always, "{{.State.Status}} {{.RestartCount}}"),
+        format!("exited {count}")
+    );
+    assert!(d.docker(&["rm", "-f", &failing, &always]).status.success());
+}

@@ -337,6 +337,7 @@ impl Containers {
             dir: dir.to_path_buf(),
             log_path: dir.join(format!("{id}-json.log")),
             mounts: points,
+            manually_stopped: false,
         })
     }
 
@@ -496,6 +497,7 @@ impl Containers {
             .into());
         }
         record.state.status = Status::Running;
+        record.manually_stopped = false;
         record.state.started_at = crate::timefmt::now_rfc3339_nano();
         record.state.error.clear();
         record.state.exit_code = 0;
@@ -516,17 +518,75 @@ impl Containers {
                 }
             }
             let worker = this.clone();
-            let _ = tokio::task::spawn_blocking(move || worker.handle_exit(&id)).await;
+            let id2 = id.clone();
+            let delay = tokio::task::spawn_blocking(move || worker.handle_exit(&id2))
+                .await
+                .ok()
+                .flatten();
+            if let Some(delay) = delay {
+                this.restart_after(id, delay);
+            }
         });
     }
 
-    /// Record the exit from the monitor's exit.json; remove the container if --rm.
-    pub fn handle_exit(&self, id: &str) {
+    /// Start the container again after `delay` (restart policy), unless someone stopped,
+    /// removed or started it meanwhile. A start that fails counts as another exit.
+    pub fn restart_after(self: &Arc<Self>, id: String, delay: Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let worker = this.clone();
+            let id2 = id.clone();
+            let go = tokio::task::spawn_blocking(move || worker.count_restart(&id2))
+                .await
+                .unwrap_or(false);
+            if !go {
+                return;
+            }
+            if let Err(e) = super::start_container(&this, &id).await {
+                tracing::warn!(container = %id, "restart: {}", e.message());
+                let worker = this.clone();
+                let id2 = id.clone();
+                let next =
+                    tokio::task::spawn_blocking(move || worker.retry_after_failed_start(&id2))
+                        .await
+                        .ok()
+                        .flatten();
+                if let Some(delay) = next {
+                    this.restart_after(id, delay);
+                }
+            }
+        });
+    }
+
+    fn retry_after_failed_start(&self, id: &str) -> Option<Duration> {
+        let mut record = self.find(id).ok()?;
+        let delay = restart_delay(&record)?;
+        record.state.status = Status::Restarting;
+        self.save(&record).ok()?;
+        Some(delay)
+    }
+
+    /// Count a restart that is about to happen; false when it should not happen any more.
+    fn count_restart(&self, id: &str) -> bool {
         let Ok(mut record) = self.find(id) else {
-            return;
+            return false;
+        };
+        if record.state.status != Status::Restarting || record.manually_stopped {
+            return false;
+        }
+        record.restart_count += 1;
+        self.save(&record).is_ok()
+    }
+
+    /// Record the exit from the monitor's exit.json; remove the container if --rm. Returns
+    /// the delay before a restart when the restart policy asks for one.
+    pub fn handle_exit(&self, id: &str) -> Option<Duration> {
+        let Ok(mut record) = self.find(id) else {
+            return None;
         };
         if !record.state.status.is_live() {
-            return;
+            return None;
         }
         let exit: serde_json::Value = std::fs::read(self.run_dir(id).join("exit.json"))
             .ok()
@@ -549,12 +609,19 @@ impl Containers {
             .entry(id.to_string())
             .or_default()
             .last_exit = record.state.exit_code;
-        let _ = self.save(&record);
         if record.auto_remove() {
+            let _ = self.save(&record);
             if let Err(e) = self.remove(id, true, false) {
                 tracing::warn!(container = id, "auto-remove: {}", e.message());
             }
+            return None;
         }
+        let delay = restart_delay(&record);
+        if delay.is_some() {
+            record.state.status = Status::Restarting;
+        }
+        let _ = self.save(&record);
+        delay
     }
 
     /// Cgroup statistics of a live container.
@@ -577,6 +644,16 @@ impl Containers {
         self.runtime
             .pids(&record.id)
             .map_err(|e| ContainerError::Runtime(e).into())
+    }
+
+    /// `docker stop`: remember it, so restart policies leave the container stopped.
+    pub fn mark_stopped(&self, id: &str) -> Result<()> {
+        let mut record = self.find(id)?;
+        record.manually_stopped = true;
+        if record.state.status == Status::Restarting {
+            record.state.status = Status::Exited;
+        }
+        self.save(&record)
     }
 
     /// Send a signal to the container's init.
@@ -683,8 +760,8 @@ impl Containers {
             let monitor = record.state.monitor_pid;
             if monitor > 0 && process_alive(monitor) && is_monitor(monitor, &record.id) {
                 self.watch_exit(record.id.clone(), monitor);
-            } else {
-                self.handle_exit(&record.id);
+            } else if let Some(delay) = self.handle_exit(&record.id) {
+                self.restart_after(record.id.clone(), delay);
             }
         }
     }
@@ -721,6 +798,43 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     }
     // SAFETY: the kernel returned this descriptor to us.
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Docker's restart policies: `always`, `unless-stopped`, `on-failure[:N]`; a manual stop
+/// ends them. The delay doubles from 100 ms up to a minute, and starts over for a
+/// container that ran for 10 s or more.
+fn restart_delay(record: &ContainerRecord) -> Option<Duration> {
+    let policy = record
+        .create
+        .host_config
+        .as_ref()?
+        .restart_policy
+        .as_ref()?;
+    let name = policy.name.as_deref().unwrap_or("no");
+    let wanted = match name {
+        "always" | "unless-stopped" => !record.manually_stopped,
+        "on-failure" => {
+            let max = policy.maximum_retry_count.unwrap_or(0);
+            record.state.exit_code != 0 && (max <= 0 || i64::from(record.restart_count) < max)
+        }
+        _ => false,
+    };
+    if !wanted {
+        return None;
+    }
+    let ran = match (
+        crate::timefmt::parse_rfc3339(&record.state.started_at),
+        crate::timefmt::parse_rfc3339(&record.state.finished_at),
+    ) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0,
+    };
+    let step = if ran >= 10 {
+        0
+    } else {
+        record.restart_count.min(10)
+    };
+    Some(Duration::from_millis(100u64 << step).min(Duration::from_secs(60)))
 }
 
 pub fn random_bytes(n: usize) -> Vec<u8> {

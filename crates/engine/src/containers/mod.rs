@@ -183,6 +183,11 @@ async fn stop_container(
     let c2 = c.clone();
     let name = id.to_string();
     let record = blocking(move || c2.find(&name)).await?;
+    {
+        // Even a container waiting to be restarted stays stopped after `docker stop`.
+        let (c2, id2) = (c.clone(), record.id.clone());
+        blocking(move || c2.mark_stopped(&id2)).await?;
+    }
     if !record.state.status.is_live() {
         return Ok(false);
     }

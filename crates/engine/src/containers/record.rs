@@ -93,6 +93,9 @@ pub struct ContainerRecord {
     pub dir: PathBuf,
     pub log_path: PathBuf,
     pub mounts: Vec<MountPoint>,
+    /// Set by `stop`, cleared by `start`: restart policies leave such a container alone.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl ContainerRecord {
