@@ -10,7 +10,7 @@ packages=(
   busybox-static                              # the rootfs of test and demo containers
   iproute2 procps util-linux bsdutils         # ip netns, ps, unshare, script (pty)
   runc crun                                   # peers: parity tests and benchmarks
-  podman docker.io containerd                 # drop-in tests: engines driving vessel-runtime
+  podman docker.io containerd docker-compose  # drop-in tests; docker CLI and compose against the daemon
   python3                                     # benchmark driver
 )
 missing=()

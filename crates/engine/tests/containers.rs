@@ -504,3 +504,76 @@ fn restart_policies_restart_until_stopped_or_exhausted() {
     );
     assert!(d.docker(&["rm", "-f", &failing, &always]).status.success());
 }
+
+#[test]
+fn docker_compose_up_ps_logs_down() {
+    let Some(d) = daemon("compose") else { return };
+    if !std::path::Path::new("/usr/bin/docker-compose").exists() {
+        eprintln!("skipping: docker-compose not installed (apt-get install docker-compose)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = unique("proj").replace('-', "");
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"version: "3.7"
+services:
+  web:
+    image: {image}
+    command: sh -c 'echo "web up, GREETING=$$GREETING"; while :; do date > /data/now; sleep 1; done'
+    network_mode: none
+    environment:
+      GREETING: hello
+    volumes:
+      - shared:/data
+    healthcheck:
+      test: ["CMD", "test", "-f", "/data/now"]
+      interval: 2s
+  reader:
+    image: {image}
+    command: sh -c 'sleep 2; echo reader sees $$(cat /data/now); sleep 1000'
+    network_mode: none
+    volumes:
+      - shared:/data
+volumes:
+  shared:
+"#,
+            image = d.image
+        ),
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        std::process::Command::new("/usr/bin/docker-compose")
+            .env("DOCKER_HOST", d.host())
+            .arg("-f")
+            .arg(&file)
+            .arg("-p")
+            .arg(&project)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = compose(&["up", "-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = compose(&["ps"]);
+    let ps = stdout(&out);
+    assert!(
+        ps.contains(&format!("{project}_web_1")) && ps.contains("Up"),
+        "{ps}"
+    );
+    wait_until(
+        "the reader to read the shared volume",
+        Duration::from_secs(15),
+        || stdout(&compose(&["logs", "--no-color"])).contains("reader sees"),
+    );
+    let logs = stdout(&compose(&["logs", "--no-color"]));
+    assert!(logs.contains("web up, GREETING=hello"), "{logs}");
+    let out = compose(&["down", "-v", "-t", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(d.all_ids().is_empty(), "containers left after down");
+    let vols = stdout(&d.docker(&["volume", "ls", "-q"]));
+    assert!(!vols.contains(&format!("{project}_shared")), "{vols}");
+}
