@@ -15,7 +15,7 @@ fi
 log=$(mktemp /tmp/vessel-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (cargo prints one per binary, doc tests last).

@@ -96,11 +96,11 @@ fn stubs_say_what_is_missing() {
     let r = http(&d.socket, "POST", "/v1.41/containers/abc/start", b"");
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["message"], "No such container: abc");
-    let r = http(&d.socket, "GET", "/v1.41/containers/abc/top", b"");
+    let r = http(&d.socket, "GET", "/v1.41/containers/abc/changes", b"");
     assert_eq!(r.status, 501);
     assert_eq!(
         r.json()["message"],
-        "not implemented yet: GET /containers/abc/top"
+        "not implemented yet: GET /containers/abc/changes"
     );
     let r = http(&d.socket, "GET", "/v1.41/events", b"");
     assert_eq!(r.status, 501);

@@ -178,10 +178,10 @@ fn docker_reports_missing_features_clearly() {
         "{}",
         stderr(&out)
     );
-    let out = d.docker(&["top", "nothing-here"]);
+    let out = d.docker(&["diff", "nothing-here"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("not implemented yet: GET /containers/nothing-here/top"),
+        stderr(&out).contains("not implemented yet: GET /containers/nothing-here/changes"),
         "{}",
         stderr(&out)
     );
