@@ -577,3 +577,58 @@ volumes:
     let vols = stdout(&d.docker(&["volume", "ls", "-q"]));
     assert!(!vols.contains(&format!("{project}_shared")), "{vols}");
 }
+
+#[test]
+fn health_checks_turn_healthy_or_unhealthy() {
+    let Some(d) = daemon("health") else { return };
+    let good = unique("good");
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &good,
+        "--health-cmd",
+        "test -f /tmp/ready",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "2",
+        &d.image,
+        "sh",
+        "-c",
+        "sleep 1; touch /tmp/ready; sleep 1000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = unique("bad");
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &bad,
+        "--health-cmd",
+        "false",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "2",
+        &d.image,
+        "sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_until(
+        "one healthy, one unhealthy",
+        Duration::from_secs(20),
+        || {
+            d.inspect(&good, "{{.State.Health.Status}}") == "healthy"
+                && d.inspect(&bad, "{{.State.Health.Status}}") == "unhealthy"
+        },
+    );
+    let ps = stdout(&d.docker(&["ps", "--format", "{{.Names}} {{.Status}}"]));
+    assert!(
+        ps.contains(&format!("{good} Up")) && ps.contains("(healthy)"),
+        "{ps}"
+    );
+    assert!(ps.contains("(unhealthy)"), "{ps}");
+    assert!(d.docker(&["rm", "-f", &good, &bad]).status.success());
+}

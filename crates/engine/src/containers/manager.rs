@@ -28,6 +28,7 @@ pub struct Live {
     pub attach_waiters: Vec<oneshot::Sender<oneshot::Sender<()>>>,
     /// Exit code remembered for `wait?condition=removed` after the record is gone.
     pub last_exit: i32,
+    pub health: Option<super::health::Health>,
 }
 
 pub struct Containers {
@@ -138,6 +139,37 @@ impl Containers {
             .events
             .get_or_insert_with(|| watch::channel(0).0)
             .subscribe()
+    }
+
+    pub fn health(&self, id: &str) -> Option<super::health::Health> {
+        self.live
+            .lock()
+            .expect("live map")
+            .get(id)
+            .and_then(|l| l.health.clone())
+    }
+
+    pub fn set_health(&self, id: &str, health: Option<super::health::Health>) {
+        self.live
+            .lock()
+            .expect("live map")
+            .entry(id.to_string())
+            .or_default()
+            .health = health;
+    }
+
+    /// The health check of a container: its own, else its image's.
+    pub fn healthcheck(
+        &self,
+        record: &ContainerRecord,
+    ) -> Option<vessel_specgen::create::Healthcheck> {
+        if let Some(h) = record.create.config.healthcheck.clone() {
+            return Some(h);
+        }
+        let details = self.images.inspect(&record.image_id).ok()?;
+        let image =
+            ImageConfig::from_image_document(&serde_json::to_vec(&details.config).ok()?).ok()?;
+        image.healthcheck
     }
 
     pub fn last_exit(&self, id: &str) -> i32 {

@@ -4,6 +4,7 @@
 
 mod error;
 mod exec;
+mod health;
 mod manager;
 mod record;
 mod stats;
@@ -94,7 +95,22 @@ async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Respon
         } else {
             usize::MAX
         })
-        .map(|r| r.summary(now))
+        .map(|r| {
+            let mut row = r.summary(now);
+            if let Some(h) = s
+                .containers
+                .health(&r.id)
+                .filter(|_| r.state.status.is_live())
+            {
+                let status = format!(
+                    "{}{}",
+                    row["Status"].as_str().unwrap_or_default(),
+                    h.ps_suffix()
+                );
+                row["Status"] = json!(status);
+            }
+            row
+        })
         .collect();
     Ok(ok_json(&rows))
 }
@@ -117,7 +133,15 @@ fn filter_matches(filters: &crate::filters::Filters, r: &ContainerRecord) -> boo
 async fn inspect(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let c = s.containers.clone();
     let record = blocking(move || c.find(&id)).await?;
-    Ok(ok_json(&record.inspect()))
+    let mut body = record.inspect();
+    if let Some(h) = s
+        .containers
+        .health(&record.id)
+        .filter(|_| record.state.status.is_live())
+    {
+        body["State"]["Health"] = h.json();
+    }
+    Ok(ok_json(&body))
 }
 
 async fn start(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -144,6 +168,10 @@ pub async fn start_container(c: &Arc<Containers>, id: &str) -> Result<bool, ApiE
     match started {
         Ok(record) => {
             c.watch_exit(record.id.clone(), record.state.monitor_pid);
+            let (c2, r2) = (c.clone(), record.clone());
+            if let Ok(Some(check)) = blocking(move || Ok(c2.healthcheck(&r2))).await {
+                c.start_health_checks(record.id.clone(), check);
+            }
             Ok(true)
         }
         Err(e) => {
