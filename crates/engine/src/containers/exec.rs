@@ -56,8 +56,7 @@ pub async fn create(
     Path(id): Path<String>,
     JsonBody(config): JsonBody<ExecConfig>,
 ) -> Result<Response, ApiError> {
-    let c = s.containers.clone();
-    let record = blocking(move || c.find(&id)).await?;
+    let record = s.containers.call(move |c| c.find(&id)).await?;
     if !record.state.status.is_live() {
         return Err(ContainerError::NotRunning(record.id).into());
     }

@@ -93,6 +93,16 @@ impl Containers {
         cmd
     }
 
+    /// Run a blocking manager operation from an async handler (store and disk I/O go to the
+    /// blocking pool).
+    pub async fn call<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Containers) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let this = self.clone();
+        crate::api::blocking(move || f(&this)).await
+    }
+
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.run_dir.join(&id[..id.len().min(12)])
     }

@@ -24,7 +24,7 @@ pub use error::ContainerError;
 pub use manager::{random_id, Containers};
 pub use record::{ContainerRecord, Status};
 
-use crate::api::{blocking, not_implemented, ok_json, AppState, JsonBody};
+use crate::api::{not_implemented, ok_json, AppState, JsonBody};
 use crate::errors::ApiError;
 use crate::query::QueryParams as Query;
 
@@ -69,8 +69,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let name = q.non_empty("name").map(str::to_string);
-    let c = s.containers.clone();
-    let (id, warnings) = blocking(move || c.create(body, name)).await?;
+    let (id, warnings) = s.containers.call(move |c| c.create(body, name)).await?;
     Ok(crate::api::json_response(
         StatusCode::CREATED,
         &json!({"Id": id, "Warnings": warnings}),
@@ -82,8 +81,7 @@ async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Respon
     let all = q.bool("all");
     let limit = q.int("limit", -1)?;
     let filters = q.filters()?;
-    let c = s.containers.clone();
-    let mut records = blocking(move || c.all()).await?;
+    let mut records = s.containers.call(move |c| c.all()).await?;
     records.sort_by(|a, b| b.created.cmp(&a.created));
     let now = now();
     let rows: Vec<serde_json::Value> = records
@@ -131,8 +129,7 @@ fn filter_matches(filters: &crate::filters::Filters, r: &ContainerRecord) -> boo
 }
 
 async fn inspect(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = s.containers.clone();
-    let record = blocking(move || c.find(&id)).await?;
+    let record = s.containers.call(move |c| c.find(&id)).await?;
     let mut body = record.inspect();
     if let Some(h) = s
         .containers
@@ -150,37 +147,34 @@ async fn start(State(s): State<AppState>, Path(id): Path<String>) -> Result<Resp
 }
 
 pub async fn start_container(c: &Arc<Containers>, id: &str) -> Result<bool, ApiError> {
-    let c2 = c.clone();
     let name = id.to_string();
-    let record = blocking(move || c2.find(&name)).await?;
+    let record = c.call(move |c| c.find(&name)).await?;
     if record.state.status.is_live() {
         return Ok(false);
     }
     let full_id = record.id.clone();
     let started = async {
-        let c2 = c.clone();
-        let record = blocking(move || c2.spawn_monitor(record)).await?;
+        let record = c.call(move |c| c.spawn_monitor(record)).await?;
         c.release_attach_waiters(&record.id).await;
-        let c2 = c.clone();
-        blocking(move || c2.run_started(record)).await
+        c.call(move |c| c.run_started(record)).await
     }
     .await;
     match started {
         Ok(record) => {
             c.watch_exit(record.id.clone(), record.state.monitor_pid);
-            let (c2, r2) = (c.clone(), record.clone());
-            if let Ok(Some(check)) = blocking(move || Ok(c2.healthcheck(&r2))).await {
+            let r2 = record.clone();
+            if let Ok(Some(check)) = c.call(move |c| Ok(c.healthcheck(&r2))).await {
                 c.start_health_checks(record.id.clone(), check);
             }
             Ok(true)
         }
         Err(e) => {
-            let c2 = c.clone();
-            let _ = blocking(move || {
-                c2.start_failed(&full_id);
-                Ok(())
-            })
-            .await;
+            let _ = c
+                .call(move |c| {
+                    c.start_failed(&full_id);
+                    Ok(())
+                })
+                .await;
             Err(e)
         }
     }
@@ -208,13 +202,12 @@ async fn stop_container(
     id: &str,
     timeout: Option<i64>,
 ) -> Result<bool, ApiError> {
-    let c2 = c.clone();
     let name = id.to_string();
-    let record = blocking(move || c2.find(&name)).await?;
+    let record = c.call(move |c| c.find(&name)).await?;
     {
         // Even a container waiting to be restarted stays stopped after `docker stop`.
-        let (c2, id2) = (c.clone(), record.id.clone());
-        blocking(move || c2.mark_stopped(&id2)).await?;
+        let id2 = record.id.clone();
+        c.call(move |c| c.mark_stopped(&id2)).await?;
     }
     if !record.state.status.is_live() {
         return Ok(false);
@@ -230,17 +223,17 @@ async fn stop_container(
     let mut events = c.subscribe(&record.id);
     let id = record.id.clone();
     if record.state.status == Status::Paused {
-        let (c2, id2) = (c.clone(), id.clone());
-        let _ = blocking(move || c2.pause(&id2, false)).await;
+        let id2 = id.clone();
+        let _ = c.call(move |c| c.pause(&id2, false)).await;
     }
-    let (c2, id2) = (c.clone(), id.clone());
-    let _ = blocking(move || c2.kill(&id2, signal)).await;
+    let id2 = id.clone();
+    let _ = c.call(move |c| c.kill(&id2, signal)).await;
     if timeout >= 0 && wait_not_live(c, &id, &mut events, Duration::from_secs(timeout as u64)).await
     {
         return Ok(true);
     }
-    let (c2, id2) = (c.clone(), id.clone());
-    let _ = blocking(move || c2.kill(&id2, libc::SIGKILL)).await;
+    let id2 = id.clone();
+    let _ = c.call(move |c| c.kill(&id2, libc::SIGKILL)).await;
     wait_not_live(c, &id, &mut events, Duration::from_secs(30)).await;
     Ok(true)
 }
@@ -289,20 +282,17 @@ async fn kill(
             .map_err(|_| ContainerError::InvalidSignal(text.to_string()))?,
         None => libc::SIGKILL,
     };
-    let c = s.containers.clone();
-    blocking(move || c.kill(&id, signal)).await?;
+    s.containers.call(move |c| c.kill(&id, signal)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn pause(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = s.containers.clone();
-    blocking(move || c.pause(&id, true)).await?;
+    s.containers.call(move |c| c.pause(&id, true)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn unpause(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let c = s.containers.clone();
-    blocking(move || c.pause(&id, false)).await?;
+    s.containers.call(move |c| c.pause(&id, false)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -319,10 +309,7 @@ async fn wait(
         .unwrap_or("not-running")
         .to_string();
     let c = s.containers.clone();
-    let record = {
-        let c = c.clone();
-        blocking(move || c.find(&id)).await?
-    };
+    let record = c.call(move |c| c.find(&id)).await?;
     let id = record.id.clone();
     let mut events = c.subscribe(&id);
     let body = futures_util::stream::once(async move {
@@ -386,23 +373,25 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let (force, volumes) = (q.bool("force"), q.bool("v"));
-    let c = s.containers.clone();
-    blocking(move || c.remove(&id, force, volumes)).await?;
+    s.containers
+        .call(move |c| c.remove(&id, force, volumes))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn prune(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let c = s.containers.clone();
-    let deleted = blocking(move || {
-        let mut deleted = Vec::new();
-        for r in c.all()? {
-            if !r.state.status.is_live() && c.remove(&r.id, false, false).is_ok() {
-                deleted.push(r.id);
+    let deleted = s
+        .containers
+        .call(|c| {
+            let mut deleted = Vec::new();
+            for r in c.all()? {
+                if !r.state.status.is_live() && c.remove(&r.id, false, false).is_ok() {
+                    deleted.push(r.id);
+                }
             }
-        }
-        Ok(deleted)
-    })
-    .await?;
+            Ok(deleted)
+        })
+        .await?;
     Ok(ok_json(
         &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
     ))

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, ok_json, AppState};
+use crate::api::{ok_json, AppState};
 use crate::errors::ApiError;
 use crate::query::QueryParams as Query;
 
@@ -125,20 +125,18 @@ pub async fn stats(
     let q = Query::parse(q.as_deref());
     let stream = q.bool_or("stream", true);
     let c = s.containers.clone();
-    let record = {
-        let c = c.clone();
-        blocking(move || c.find(&id)).await?
-    };
+    let record = c.call(move |c| c.find(&id)).await?;
     let (id, name) = (record.id.clone(), record.name.clone());
     let first = {
-        let (c, id) = (c.clone(), id.clone());
-        blocking(move || c.cgroup_stats(&id)).await?
+        let id = id.clone();
+        c.call(move |c| c.cgroup_stats(&id)).await?
     };
     let mut pre = (first, system_cpu_usage());
     if !stream {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (c2, id2) = (c.clone(), id.clone());
-        let now = blocking(move || c2.cgroup_stats(&id2))
+        let id2 = id.clone();
+        let now = c
+            .call(move |c| c.cgroup_stats(&id2))
             .await
             .unwrap_or_else(|_| pre.0.clone());
         let body = stats_json(&name, &id, &now, system_cpu_usage(), Some((&pre.0, pre.1)));
@@ -148,8 +146,8 @@ pub async fn stats(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let (c2, id2) = (c.clone(), id.clone());
-            let Ok(now) = blocking(move || c2.cgroup_stats(&id2)).await else {
+            let id2 = id.clone();
+            let Ok(now) = c.call(move |c| c.cgroup_stats(&id2)).await else {
                 break;
             };
             let sys = system_cpu_usage();
@@ -186,8 +184,7 @@ pub async fn top(
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    let c = s.containers.clone();
-    let pids = blocking(move || c.pids(&id)).await?;
+    let pids = s.containers.call(move |c| c.pids(&id)).await?;
     let out = tokio::process::Command::new("ps")
         .args(&args)
         .output()

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::record::Status;
-use crate::api::{blocking, AppState};
+use crate::api::AppState;
 use crate::errors::ApiError;
 use crate::query::QueryParams as Query;
 
@@ -30,10 +30,7 @@ pub async fn attach(
     let q = Query::parse(q.as_deref());
     let want_stdin = q.bool("stdin");
     let c = s.containers.clone();
-    let record = {
-        let c = c.clone();
-        blocking(move || c.find(&id)).await?
-    };
+    let record = c.call(move |c| c.find(&id)).await?;
     let tty = record.tty();
     let on_upgrade = hyper::upgrade::on(&mut req);
     let id = record.id.clone();
@@ -142,8 +139,7 @@ pub async fn resize(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let (h, w) = (q.int("h", 0)?, q.int("w", 0)?);
-    let c = s.containers.clone();
-    let record = blocking(move || c.find(&id)).await?;
+    let record = s.containers.call(move |c| c.find(&id)).await?;
     let ctl = s.containers.run_dir(&record.id).join("ctl.sock");
     if let Ok(mut sock) = UnixStream::connect(&ctl).await {
         let _ = sock.write_all(format!("resize {h} {w}\n").as_bytes()).await;
@@ -171,8 +167,7 @@ pub async fn logs(
             .and_then(|t| t.parse::<f64>().ok())
             .unwrap_or(0.0),
     };
-    let c = s.containers.clone();
-    let record = blocking(move || c.find(&id)).await?;
+    let record = s.containers.call(move |c| c.find(&id)).await?;
     let tty = record.tty();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let containers = s.containers.clone();
