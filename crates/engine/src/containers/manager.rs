@@ -48,6 +48,9 @@ pub struct Containers {
     live: Mutex<HashMap<String, Live>>,
     names: Mutex<()>,
     pub execs: Mutex<HashMap<String, super::exec::ExecInstance>>,
+    /// Serializes start, stop and policy restarts of one container, so a restart that is
+    /// already under way cannot undo a concurrent `docker stop`.
+    lifecycle: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -82,7 +85,24 @@ impl Containers {
             live: Mutex::new(HashMap::new()),
             names: Mutex::new(()),
             execs: Mutex::new(HashMap::new()),
+            lifecycle: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Hold this while changing whether a container runs (see `lifecycle`).
+    pub async fn lock_lifecycle(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .lifecycle
+            .lock()
+            .expect("lifecycle map")
+            .entry(id.to_string())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
+    fn forget_lifecycle(&self, id: &str) {
+        self.lifecycle.lock().expect("lifecycle map").remove(id);
     }
 
     /// Short on purpose: the monitor's sockets live here and unix socket paths are limited
@@ -539,7 +559,6 @@ impl Containers {
             .into());
         }
         record.state.status = Status::Running;
-        record.manually_stopped = false;
         record.state.started_at = crate::timefmt::now_rfc3339_nano();
         record.state.error.clear();
         record.state.exit_code = 0;
@@ -577,6 +596,7 @@ impl Containers {
         let this = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            let _guard = this.lock_lifecycle(&id).await;
             let worker = this.clone();
             let id2 = id.clone();
             let go = tokio::task::spawn_blocking(move || worker.count_restart(&id2))
@@ -585,7 +605,7 @@ impl Containers {
             if !go {
                 return;
             }
-            if let Err(e) = super::start_container(&this, &id).await {
+            if let Err(e) = super::start_locked(&this, &id).await {
                 tracing::warn!(container = %id, "restart: {}", e.message());
                 let worker = this.clone();
                 let id2 = id.clone();
@@ -688,6 +708,16 @@ impl Containers {
             .map_err(|e| ContainerError::Runtime(e).into())
     }
 
+    /// `docker start`: the user wants it running again, so restart policies apply again.
+    pub fn clear_stopped(&self, id: &str) -> Result<()> {
+        let mut record = self.find(id)?;
+        if record.manually_stopped {
+            record.manually_stopped = false;
+            self.save(&record)?;
+        }
+        Ok(())
+    }
+
     /// `docker stop`: remember it, so restart policies leave the container stopped.
     pub fn mark_stopped(&self, id: &str) -> Result<()> {
         let mut record = self.find(id)?;
@@ -773,6 +803,7 @@ impl Containers {
             }
         }
         self.store.delete(Table::Containers, &record.id)?;
+        self.forget_lifecycle(&record.id);
         {
             let mut live = self.live.lock().expect("live map");
             let entry = live.entry(record.id.clone()).or_default();

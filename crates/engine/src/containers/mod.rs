@@ -146,7 +146,18 @@ async fn start(State(s): State<AppState>, Path(id): Path<String>) -> Result<Resp
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `docker start`: clears an earlier `docker stop`, so the restart policy applies again.
 pub async fn start_container(c: &Arc<Containers>, id: &str) -> Result<bool, ApiError> {
+    let name = id.to_string();
+    let record = c.call(move |c| c.find(&name)).await?;
+    let _guard = c.lock_lifecycle(&record.id).await;
+    let id2 = record.id.clone();
+    c.call(move |c| c.clear_stopped(&id2)).await?;
+    start_locked(c, &record.id).await
+}
+
+/// Start with the container's lifecycle lock already held.
+pub(crate) async fn start_locked(c: &Arc<Containers>, id: &str) -> Result<bool, ApiError> {
     let name = id.to_string();
     let record = c.call(move |c| c.find(&name)).await?;
     if record.state.status.is_live() {
@@ -203,6 +214,10 @@ async fn stop_container(
     timeout: Option<i64>,
 ) -> Result<bool, ApiError> {
     let name = id.to_string();
+    let record = c.call(move |c| c.find(&name)).await?;
+    let _guard = c.lock_lifecycle(&record.id).await;
+    // Re-read under the lock: a policy restart may have just started it.
+    let name = record.id.clone();
     let record = c.call(move |c| c.find(&name)).await?;
     {
         // Even a container waiting to be restarted stays stopped after `docker stop`.
@@ -373,8 +388,11 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let (force, volumes) = (q.bool("force"), q.bool("v"));
+    let name = id.clone();
+    let full_id = s.containers.call(move |c| c.find(&name)).await?.id;
+    let _guard = s.containers.lock_lifecycle(&full_id).await;
     s.containers
-        .call(move |c| c.remove(&id, force, volumes))
+        .call(move |c| c.remove(&full_id, force, volumes))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
