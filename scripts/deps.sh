@@ -12,6 +12,9 @@ packages=(
   runc crun                                   # peers: parity tests and benchmarks
   podman docker.io containerd docker-compose  # drop-in tests; docker CLI and compose against the daemon
   python3                                     # benchmark driver
+  docker-registry skopeo curl                 # registry peers: pull/push interop tests
+  apache2-utils openssl                       # htpasswd (bcrypt) and TLS certificates for registry tests
+  nftables iptables                           # firewall backends for NAT and published ports
 )
 missing=()
 for p in "${packages[@]}"; do

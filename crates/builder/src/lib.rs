@@ -1,0 +1,1 @@
+//! Dockerfile builder: parser, context, cache, multi-stage execution.

@@ -1,0 +1,1 @@
+//! OCI Distribution client: pull, push and login against registries.

@@ -1,0 +1,1 @@
+//! Container networking: bridges, veths, IPAM, NAT, published ports, embedded DNS.

@@ -1,0 +1,1 @@
+//! OCI Distribution registry server (vessel registry).
