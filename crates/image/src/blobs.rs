@@ -139,6 +139,11 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
+    /// The digest of what was written so far.
+    pub fn digest_so_far(&self) -> Result<Digest, ImageError> {
+        Digest::from_hex(&hex::encode(self.hasher.clone().finalize()))
+    }
+
     /// fsync, verify, rename into place. On a mismatch the temp file is deleted.
     pub fn commit(
         self,

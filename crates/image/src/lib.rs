@@ -19,6 +19,7 @@ mod error;
 mod fsutil;
 mod import;
 mod index;
+mod ingest;
 mod ops;
 mod overlay;
 mod reference;
@@ -29,7 +30,9 @@ mod unpack;
 
 pub use digest::Digest;
 pub use error::ImageError;
+pub use ingest::{Ingest, LayerInfo};
 pub use overlay::RootfsMode;
+pub use snapshot::chain_ids;
 
 use blobs::BlobStore;
 use index::Index;
@@ -161,6 +164,8 @@ pub struct ImageStore {
     index: RwLock<Arc<Index>>,
     /// Serializes writers (load, tag, remove, gc).
     write: Mutex<()>,
+    /// What ingests in progress have written; gc keeps it.
+    leases: ingest::Leases,
 }
 
 impl ImageStore {
@@ -187,6 +192,7 @@ impl ImageStore {
             mode,
             index: RwLock::new(Arc::new(index)),
             write: Mutex::new(()),
+            leases: ingest::Leases::default(),
         };
         let w = store.lock();
         store.repair(&w)?;

@@ -308,6 +308,9 @@ impl ImageStore {
             }
         }
         chains.extend(self.container_chains()?);
+        let leased = self.leases.all();
+        blobs.extend(leased.iter().cloned());
+        chains.extend(leased);
         let mut reclaimed = 0;
         for d in self.blobs.list()? {
             if !blobs.contains(d.as_str()) {
