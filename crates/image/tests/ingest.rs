@@ -139,7 +139,7 @@ fn wrong_digests_and_missing_layers_commit_nothing() {
         .put_layer(&mut &tar[..], std::slice::from_ref(&wrong), None, "l0")
         .unwrap_err();
     assert!(err.to_string().contains("diff id"), "{err}");
-    let config = config_for(&[diff.clone()]);
+    let config = config_for(std::slice::from_ref(&diff));
     let err = ingest.commit(&config, None, &[]).unwrap_err();
     assert!(err.to_string().contains("not stored"), "{err}");
     assert!(store.list().unwrap().is_empty());
