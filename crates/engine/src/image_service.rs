@@ -31,6 +31,11 @@ pub trait ImageService: Send + Sync + 'static {
         let _ = container_id;
         Ok(())
     }
+    /// The real store, for pull, push and build, which add images piece by piece
+    /// ([`ImageStore::ingest`]); `None` for fakes.
+    fn store(&self) -> Option<&ImageStore> {
+        None
+    }
 }
 
 impl ImageService for ImageStore {
@@ -57,5 +62,8 @@ impl ImageService for ImageStore {
     }
     fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError> {
         ImageStore::remove_rootfs(self, container_id)
+    }
+    fn store(&self) -> Option<&ImageStore> {
+        Some(self)
     }
 }
