@@ -14,7 +14,8 @@ cleanup() {
   set +e
   "$RT" --root "$root" delete --force "$id" 2>/dev/null || true
   if [ -n "$daemon_pid" ]; then
-    "$VESSEL" rm -f demo-web >/dev/null 2>&1 || true
+    "$VESSEL" rm -f demo-web demo-httpd >/dev/null 2>&1 || true
+    "$VESSEL" network rm demo-net >/dev/null 2>&1 || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
@@ -85,7 +86,8 @@ sleep 0.2
 "$RT" --root "$root" delete "$id" && echo "deleted: no state, cgroup or mount left"
 say "Now the engine: 'vessel daemon' serves the Docker Engine API; 'vessel' (and the real docker CLI) drive it"
 mkdir -p "$work/engine"
-echo '{"exec-root": "'"$work"'/engine/run"}' > "$work/engine/daemon.json"
+# No default bridge for the demo: it creates (and removes) a network of its own.
+echo '{"exec-root": "'"$work"'/engine/run", "bridge": "none"}' > "$work/engine/daemon.json"
 export VESSEL_HOST="unix://$work/engine/vessel.sock"
 "$VESSEL" daemon --root "$work/engine/root" --config-file "$work/engine/daemon.json" -H "$VESSEL_HOST" \
   > "$work/engine/daemon.log" 2>&1 &
@@ -113,6 +115,19 @@ sleep 1.2
 "$VESSEL" inspect -f 'state={{.State.Status}} pid={{.State.Pid}}' demo-web
 "$VESSEL" stop -t 1 demo-web >/dev/null && "$VESSEL" ps -a
 "$VESSEL" rm demo-web >/dev/null
+say "Networking: a user network with DNS, a web server reached by name and a published port"
+"$VESSEL" network create --subnet 10.231.7.0/24 demo-net >/dev/null
+"$VESSEL" run -d --name demo-httpd --network demo-net -p 127.0.0.1:18080:8080 demo-busybox \
+  sh -c 'mkdir -p /www && echo "hello from demo-httpd" > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null
+"$VESSEL" network ls
+"$VESSEL" inspect -f 'demo-httpd has {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' demo-httpd
+echo "from another container, by name:"
+"$VESSEL" run --rm --network demo-net demo-busybox sh -c \
+  'for i in 1 2 3 4 5; do printf "GET / HTTP/1.0\r\n\r\n" | nc -w 2 demo-httpd 8080 | tail -1 && break; sleep 0.3; done'
+echo "from the host, through the published port 127.0.0.1:18080:"
+python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18080/", timeout=5).read().decode().strip())' || true
+"$VESSEL" rm -f demo-httpd >/dev/null
+"$VESSEL" network rm demo-net >/dev/null
 if command -v docker >/dev/null; then
   say "The real docker CLI against the same daemon"
   docker -H "$VESSEL_HOST" run --rm demo-busybox echo "hello from docker run, served by Vessel"

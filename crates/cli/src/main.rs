@@ -91,6 +91,8 @@ enum Cmd {
     Tag(images::TagArgs),
     /// Show the history of an image
     History(images::HistoryArgs),
+    /// Build an image from a Dockerfile
+    Build(build::Args),
     /// Load an image from a tar archive or STDIN
     Load(imgio::LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -99,6 +101,12 @@ enum Cmd {
     Import(imgio::ImportArgs),
     /// Download an image from a registry
     Pull(imgio::PullArgs),
+    /// Upload an image to a registry
+    Push(imgio::PushArgs),
+    /// Authenticate to a registry
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(login::LogoutArgs),
     /// Get real time events from the server
     Events(events::Args),
     /// Manage containers
@@ -110,11 +118,17 @@ enum Cmd {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::Cmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::Cmd),
     /// Manage Vessel
     #[command(subcommand)]
     System(system::Cmd),
     /// Run the Vessel daemon in the foreground
     Daemon(daemon::Args),
+    /// Run an OCI distribution registry, or collect its garbage
+    #[command(subcommand)]
+    Registry(registry::Cmd),
 }
 
 fn dispatch(cmd: Cmd, c: &Client) -> anyhow::Result<()> {
@@ -147,16 +161,22 @@ fn dispatch(cmd: Cmd, c: &Client) -> anyhow::Result<()> {
         Cmd::Rmi(a) => images::rmi(c, a),
         Cmd::Tag(a) => images::tag(c, a),
         Cmd::History(a) => images::history(c, a),
+        Cmd::Build(a) => build::run(c, a),
         Cmd::Load(a) => imgio::load(c, a),
         Cmd::Save(a) => imgio::save(c, a),
         Cmd::Import(a) => imgio::import(c, a),
         Cmd::Pull(a) => imgio::pull(c, a),
+        Cmd::Push(a) => imgio::push(c, a),
+        Cmd::Login(a) => login::login(c, a),
+        Cmd::Logout(a) => login::logout(a),
         Cmd::Events(a) => events::run(c, a),
         Cmd::Container(sub) => container::dispatch(c, sub),
         Cmd::Image(sub) => images::dispatch(c, sub),
         Cmd::Volume(sub) => volume::dispatch(c, sub),
+        Cmd::Network(sub) => network::dispatch(c, sub),
         Cmd::System(sub) => system::dispatch(c, sub),
         Cmd::Daemon(_) => unreachable!("handled before connecting"),
+        Cmd::Registry(_) => unreachable!("handled before connecting"),
     }
 }
 
@@ -164,6 +184,15 @@ fn main() {
     // Go's CLI ignores SIGPIPE-style errors per write; Rust's default of ignoring SIGPIPE plus
     // our `let _ = write` on stream copies gives the same `| head` behaviour.
     let cli = Cli::parse();
+    if let Cmd::Registry(sub) = cli.cmd {
+        std::process::exit(match registry::run(sub) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("vessel registry: {e:#}");
+                1
+            }
+        });
+    }
     let host = match Host::resolve(cli.host.as_deref()) {
         Ok(h) => h,
         Err(e) => {

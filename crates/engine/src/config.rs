@@ -25,6 +25,18 @@ pub struct DaemonConfig {
     pub log_opts: BTreeMap<String, String>,
     /// Keys of daemon.json this version does not use; logged at start.
     pub ignored_keys: Vec<String>,
+    /// `insecure-registries`: hosts or CIDRs reached over HTTP or unverified TLS.
+    pub insecure_registries: Vec<String>,
+    /// `registry-mirrors`: tried first for Docker Hub images.
+    pub registry_mirrors: Vec<String>,
+    /// `bridge`: the default network's bridge device, or `none` for no default network
+    /// (containers then get only `lo` unless they name a network).
+    pub bridge: String,
+    /// `bip`: the default network's gateway address and prefix (`172.17.0.1/16`).
+    pub bip: Option<String>,
+    /// `shared-firewall-table`: other daemons (parallel tests) add rules to the same nft
+    /// table, so reconcile must not delete rules of networks this daemon does not know.
+    pub shared_firewall_table: bool,
 }
 
 impl Default for DaemonConfig {
@@ -37,6 +49,11 @@ impl Default for DaemonConfig {
             log_driver: "json-file".into(),
             log_opts: BTreeMap::new(),
             ignored_keys: Vec::new(),
+            insecure_registries: Vec::new(),
+            registry_mirrors: Vec::new(),
+            bridge: "vessel0".into(),
+            bip: None,
+            shared_firewall_table: false,
         }
     }
 }
@@ -134,6 +151,15 @@ impl DaemonConfig {
                         }
                     }
                 }
+                "insecure-registries" => self.insecure_registries = strings(path, &key, &v)?,
+                "registry-mirrors" => self.registry_mirrors = strings(path, &key, &v)?,
+                "bridge" => self.bridge = string(path, &key, &v)?,
+                "bip" => self.bip = Some(string(path, &key, &v)?),
+                "shared-firewall-table" => {
+                    self.shared_firewall_table = v
+                        .as_bool()
+                        .ok_or_else(|| type_err(path, &key, "true or false"))?
+                }
                 _ => self.ignored_keys.push(key),
             }
         }
@@ -174,6 +200,15 @@ pub fn parse_host(path: &Path, host: &str) -> Result<PathBuf, ConfigError> {
     }
 }
 
+/// A list of strings (`registry-mirrors`, `insecure-registries`).
+fn strings(path: &Path, key: &str, v: &serde_json::Value) -> Result<Vec<String>, ConfigError> {
+    v.as_array()
+        .ok_or_else(|| type_err(path, key, "a list of strings"))?
+        .iter()
+        .map(|s| string(path, key, s))
+        .collect()
+}
+
 fn string(path: &Path, key: &str, v: &serde_json::Value) -> Result<String, ConfigError> {
     v.as_str()
         .map(str::to_owned)
@@ -210,7 +245,8 @@ mod tests {
             &file,
             r#"{"data-root":"/srv/v","exec-root":"/run/v2","hosts":["unix:///tmp/v.sock"],
                 "debug":true,"log-opts":{"max-size":"10m","max-file":"3"},
-                "log-driver":"json-file","registry-mirrors":[]}"#,
+                "log-driver":"json-file","registry-mirrors":["https://m.example"],
+                "insecure-registries":["reg.lan:5000"],"unknown-key":1}"#,
         )
         .unwrap();
         let c = DaemonConfig::from_file(&file).unwrap();
@@ -219,7 +255,9 @@ mod tests {
         assert_eq!(c.socket, Path::new("/tmp/v.sock"));
         assert!(c.debug);
         assert_eq!(c.log_opts.get("max-size").map(String::as_str), Some("10m"));
-        assert_eq!(c.ignored_keys, ["registry-mirrors"]);
+        assert_eq!(c.ignored_keys, ["unknown-key"]);
+        assert_eq!(c.registry_mirrors, ["https://m.example"]);
+        assert_eq!(c.insecure_registries, ["reg.lan:5000"]);
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl Daemon {
             "vessel daemon listening"
         );
         let socket = config.socket.clone();
+        let (networks, default_network) = open_networks(&config);
         Ok(Daemon {
             state: AppState {
                 containers: Arc::new(crate::containers::Containers::new(
@@ -90,6 +91,8 @@ impl Daemon {
                     &config.root,
                     &config.exec_root,
                     &config.log_opts,
+                    networks,
+                    default_network,
                 )),
                 config: Arc::new(config),
                 store,
@@ -290,6 +293,46 @@ fn new_engine_id() -> String {
         .map(|c| c.iter().collect::<String>())
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// Bridge networking, or `None` with a warning when the host cannot provide it (no nft,
+/// no netlink): containers then still run with `--network none` or `host`.
+fn open_networks(
+    config: &DaemonConfig,
+) -> (Option<Arc<vessel_network::NetworkManager>>, Option<String>) {
+    let mut net_config = vessel_network::ManagerConfig {
+        default_network: config.bridge != "none",
+        exclusive_table: !config.shared_firewall_table,
+        ..Default::default()
+    };
+    if config.bridge != "none" {
+        net_config.default_bridge = config.bridge.clone();
+    }
+    if let Some(bip) = &config.bip {
+        match bip.parse::<ipnet::Ipv4Net>() {
+            Ok(net) => net_config.address_pools = vec![net.trunc()],
+            Err(e) => tracing::warn!("ignoring bip {bip:?}: {e}"),
+        }
+    }
+    match vessel_network::NetworkManager::open(
+        &config.root.join("network"),
+        &config.exec_root,
+        net_config,
+    ) {
+        Ok(m) => {
+            for w in m.warnings() {
+                tracing::warn!("network: {w}");
+            }
+            let default = (config.bridge != "none").then(|| "bridge".to_string());
+            (Some(Arc::new(m)), default)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "bridge networking is unavailable ({e}); containers get `none` or `host`"
+            );
+            (None, None)
+        }
+    }
 }
 
 #[cfg(test)]

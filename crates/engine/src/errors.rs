@@ -68,6 +68,18 @@ pub enum ApiError {
     Store(#[source] StoreError),
     #[error("background task failed")]
     Task(#[source] tokio::task::JoinError),
+    #[error("{0}")]
+    Network(#[source] vessel_network::Error),
+    #[error("bridge networking is unavailable on this daemon (see its log: nft or netlink failed at start)")]
+    NetworkUnavailable,
+    #[error("{name} is a pre-defined network and cannot be {op}")]
+    PredefinedNetwork { name: String, op: &'static str },
+    #[error("network driver {0:?} is not supported: use bridge (the default)")]
+    UnsupportedNetworkDriver(String),
+    #[error("invalid {what} {value:?}")]
+    InvalidNetworkOption { what: &'static str, value: String },
+    #[error("container {container} uses network mode {mode:?}: only containers on bridge networks can join more networks")]
+    NotOnBridge { container: String, mode: String },
     #[error("{context}")]
     Io {
         context: String,
@@ -93,6 +105,12 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Image(e) => image_status(e),
             ApiError::Container(e) => e.status(),
+            ApiError::Network(e) => network_status(e),
+            ApiError::NetworkUnavailable => StatusCode::NOT_IMPLEMENTED,
+            ApiError::PredefinedNetwork { .. } => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedNetworkDriver(_)
+            | ApiError::InvalidNetworkOption { .. }
+            | ApiError::NotOnBridge { .. } => StatusCode::BAD_REQUEST,
             ApiError::Store(_) | ApiError::Task(_) | ApiError::Io { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -106,6 +124,28 @@ impl ApiError {
             return chain(e);
         }
         chain(self)
+    }
+}
+
+/// Docker's status codes for network errors: the CLI and compose act on 404 and 409.
+fn network_status(e: &vessel_network::Error) -> StatusCode {
+    use vessel_network::Error as E;
+    match e {
+        E::NetworkNotFound(_) | E::NotAttached { .. } => StatusCode::NOT_FOUND,
+        E::NetworkExists(_)
+        | E::AlreadyAttached { .. }
+        | E::IpTaken { .. }
+        | E::SubnetOverlap { .. }
+        | E::PortTaken { .. } => StatusCode::CONFLICT,
+        E::NetworkInUse { .. } => StatusCode::FORBIDDEN,
+        E::InvalidSpec(_)
+        | E::IpOutsideSubnet { .. }
+        | E::IpReserved { .. }
+        | E::WrongFamily { .. }
+        | E::PortSpec { .. }
+        | E::InvalidMac(_)
+        | E::PoolExhausted { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

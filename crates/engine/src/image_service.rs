@@ -31,6 +31,11 @@ pub trait ImageService: Send + Sync + 'static {
         let _ = container_id;
         Ok(())
     }
+    /// `docker export`: a tar of a container's filesystem.
+    fn export_rootfs(&self, container_id: &str, out: &mut dyn Write) -> Result<(), ImageError> {
+        let _ = out;
+        Err(ImageError::NoRootfs(container_id.to_string()))
+    }
     /// The real store, for pull, push and build, which add images piece by piece
     /// ([`ImageStore::ingest`]); `None` for fakes.
     fn store(&self) -> Option<&ImageStore> {
@@ -62,6 +67,9 @@ impl ImageService for ImageStore {
     }
     fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError> {
         ImageStore::remove_rootfs(self, container_id)
+    }
+    fn export_rootfs(&self, container_id: &str, out: &mut dyn Write) -> Result<(), ImageError> {
+        ImageStore::export_rootfs(self, container_id, out)
     }
     fn store(&self) -> Option<&ImageStore> {
         Some(self)

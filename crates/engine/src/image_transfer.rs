@@ -150,19 +150,15 @@ pub async fn save_stream(state: &AppState, names: Vec<String>) -> Result<Respons
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body as a rootfs tar (`docker import`);
-/// `fromImage` would pull, which is not there yet.
+/// `fromImage` pulls from a registry (see [`crate::pull`]).
 pub async fn create(
     State(state): State<AppState>,
     q: QueryParams,
     req: Request,
 ) -> Result<Response, ApiError> {
     if let Some(image) = q.non_empty("fromImage") {
-        let image = match q.non_empty("tag") {
-            Some(tag) if tag.starts_with("sha256:") => format!("{image}@{tag}"),
-            Some(tag) => format!("{image}:{tag}"),
-            None => image.to_owned(),
-        };
-        return Err(ApiError::PullNotSupported { image });
+        let reference = crate::pull::pull_reference(image, q.non_empty("tag"));
+        return crate::pull::pull(&state, reference, q.non_empty("platform"), req.headers()).await;
     }
     match q.non_empty("fromSrc") {
         Some("-") => {}

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/images/create", post(image_transfer::create))
         .route("/images/prune", post(prune))
         .route("/images/search", get(not_implemented))
-        .route("/build", post(not_implemented))
+        .route("/build", post(crate::build::build))
         .route("/commit", post(not_implemented))
         .route(
             "/images/{*rest}",
@@ -60,8 +60,7 @@ async fn get_named(
 async fn post_named(
     State(state): State<AppState>,
     Path(rest): Path<String>,
-    method: Method,
-    uri: Uri,
+    headers: axum::http::HeaderMap,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     if let Some(name) = rest.strip_suffix("/tag") {
@@ -73,8 +72,8 @@ async fn post_named(
         blocking(move || Ok(images.tag(&source, &target)?)).await?;
         return Ok(StatusCode::CREATED.into_response());
     }
-    if rest.ends_with("/push") {
-        return Err(not_implemented(method, uri).await);
+    if let Some(name) = rest.strip_suffix("/push") {
+        return crate::pull::push(&state, name, q.non_empty("tag"), &headers).await;
     }
     Err(ApiError::PageNotFound)
 }

@@ -8,9 +8,12 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+mod auth;
+mod build;
 pub mod config;
 pub mod containers;
 pub mod daemon;
+mod disk_usage;
 pub mod errors;
 pub mod events;
 pub mod filters;
@@ -23,8 +26,10 @@ pub mod import;
 pub mod logging;
 pub mod negotiation;
 pub mod networks;
+pub mod pull;
 pub mod query;
 pub mod store;
+mod streaming;
 pub mod system;
 pub mod timefmt;
 pub mod volumes;

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, not_implemented, ok_json, AppState};
+use crate::api::{blocking, ok_json, AppState};
 use crate::errors::ApiError;
 use crate::hostinfo::{self, HostFs};
 use crate::negotiation::{API_VERSION, MIN_API_VERSION};
@@ -21,8 +21,8 @@ pub fn routes() -> Router<AppState> {
         .route("/_ping", get(ping).head(ping_head))
         .route("/version", get(version))
         .route("/info", get(info))
-        .route("/system/df", get(not_implemented))
-        .route("/auth", post(not_implemented))
+        .route("/system/df", get(crate::disk_usage::system_df))
+        .route("/auth", post(crate::auth::auth))
 }
 
 fn ping_headers() -> [(HeaderName, &'static str); 3] {

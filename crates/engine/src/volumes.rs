@@ -160,6 +160,7 @@ async fn create_volume(
 ) -> Result<Response> {
     let (store, dir) = (state.store.clone(), volumes_dir(&state));
     let vol = run(move || create(&store, &dir, req)).await?;
+    volume_event(&state, "create", vol["Name"].as_str().unwrap_or_default());
     Ok(json_response(StatusCode::CREATED, &vol))
 }
 
@@ -187,7 +188,9 @@ async fn remove_volume(
 ) -> Result<Response> {
     let force = q.bool("force");
     let (store, dir) = (state.store.clone(), volumes_dir(&state));
+    let removed = name.clone();
     run(move || remove(&store, &dir, &name, force)).await?;
+    volume_event(&state, "destroy", &removed);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -199,9 +202,20 @@ async fn prune_volumes(State(state): State<AppState>, q: QueryParams) -> Result<
     filters.bool_value("all")?;
     let (store, dir) = (state.store.clone(), volumes_dir(&state));
     let (deleted, space) = run(move || prune(&store, &dir, &filters)).await?;
+    for name in &deleted {
+        volume_event(&state, "destroy", name);
+    }
     Ok(ok_json(
         &json!({ "VolumesDeleted": deleted, "SpaceReclaimed": space }),
     ))
+}
+
+fn volume_event(state: &AppState, action: &str, name: &str) {
+    let attrs = [("driver".to_string(), "local".to_string())].into();
+    state
+        .containers
+        .events()
+        .emit("volume", action, name, attrs);
 }
 
 /// moby's `[a-zA-Z0-9][a-zA-Z0-9_.-]+` for local volume names.

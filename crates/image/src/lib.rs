@@ -14,6 +14,7 @@ mod archive;
 mod blobs;
 mod change;
 mod compress;
+mod diff;
 mod digest;
 mod error;
 mod fsutil;
@@ -28,6 +29,7 @@ mod snapshot;
 mod timefmt;
 mod unpack;
 
+pub use diff::write_layer_from_upper;
 pub use digest::Digest;
 pub use error::ImageError;
 pub use ingest::{Ingest, LayerInfo};

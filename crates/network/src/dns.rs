@@ -34,6 +34,10 @@ const MAX_FORWARDS_IN_FLIGHT: usize = 64;
 pub struct DnsRecords {
     names: BTreeMap<String, BTreeSet<IpAddr>>,
     reverse: BTreeMap<IpAddr, String>,
+    /// Names of the other networks a multi-homed container is on, by its address on this
+    /// network: Docker resolves every network of the asking container, and a resolver does
+    /// not try a second nameserver after an NXDOMAIN.
+    also: BTreeMap<IpAddr, DnsRecords>,
 }
 
 fn normalise(name: &str) -> String {
@@ -63,6 +67,32 @@ impl DnsRecords {
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// Let the container at `src` (its address here) also resolve the names in `other`.
+    pub fn add_visible(&mut self, src: IpAddr, other: &DnsRecords) {
+        let table = self.also.entry(src).or_default();
+        for (name, ips) in &other.names {
+            table.names.entry(name.clone()).or_default().extend(ips);
+        }
+        for (ip, name) in &other.reverse {
+            table.reverse.entry(*ip).or_insert_with(|| name.clone());
+        }
+    }
+
+    /// This network's names first, then those visible to `src` from its other networks.
+    pub fn lookup_from(&self, src: Option<IpAddr>, name: &str) -> Option<Vec<IpAddr>> {
+        self.lookup(name).or_else(|| {
+            src.and_then(|s| self.also.get(&s))
+                .and_then(|t| t.lookup(name))
+        })
+    }
+
+    fn reverse_from(&self, src: Option<IpAddr>, ip: IpAddr) -> Option<&str> {
+        self.reverse(ip).or_else(|| {
+            src.and_then(|s| self.also.get(&s))
+                .and_then(|t| t.reverse(ip))
+        })
     }
 }
 
@@ -117,6 +147,16 @@ pub enum Answer {
 
 /// Answers from `records` if the name is ours; `Forward` otherwise.
 pub fn answer(query: &[u8], records: &DnsRecords, counter: usize) -> Answer {
+    answer_from(query, records, None, counter)
+}
+
+/// [`answer`] for a query from `src`, which also sees its other networks' names.
+pub fn answer_from(
+    query: &[u8],
+    records: &DnsRecords,
+    src: Option<IpAddr>,
+    counter: usize,
+) -> Answer {
     let Ok(msg) = Message::from_bytes(query) else {
         return Answer::Drop;
     };
@@ -130,7 +170,7 @@ pub fn answer(query: &[u8], records: &DnsRecords, counter: usize) -> Answer {
     let mut answers = Vec::new();
     match q.query_type() {
         RecordType::PTR => {
-            let Some(name) = ptr_to_ip(&qname).and_then(|ip| records.reverse(ip)) else {
+            let Some(name) = ptr_to_ip(&qname).and_then(|ip| records.reverse_from(src, ip)) else {
                 return Answer::Forward;
             };
             let Ok(target) = Name::from_ascii(format!("{name}.")) else {
@@ -143,7 +183,7 @@ pub fn answer(query: &[u8], records: &DnsRecords, counter: usize) -> Answer {
             ));
         }
         qtype => {
-            let Some(ips) = records.lookup(&qname) else {
+            let Some(ips) = records.lookup_from(src, &qname) else {
                 return Answer::Forward;
             };
             // Known name: answer A/AAAA from our table; other types get an empty NOERROR
@@ -235,9 +275,9 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn resolve(&self, query: &[u8]) -> Option<Vec<u8>> {
+    fn resolve(&self, query: &[u8], src: IpAddr) -> Option<Vec<u8>> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        match answer(query, &self.records.load(), n) {
+        match answer_from(query, &self.records.load(), Some(src), n) {
             Answer::Reply(b) => Some(b),
             Answer::Drop => None,
             Answer::Forward => forward(query, &self.upstreams),
@@ -306,7 +346,7 @@ fn udp_loop(sock: UdpSocket, ctx: Arc<Ctx>) {
         };
         let query = buf[..n].to_vec();
         let n = ctx.counter.fetch_add(1, Ordering::Relaxed);
-        match answer(&query, &ctx.records.load(), n) {
+        match answer_from(&query, &ctx.records.load(), Some(peer.ip()), n) {
             Answer::Reply(b) => {
                 let _ = sock.send_to(&b, peer);
             }
@@ -363,6 +403,7 @@ fn tcp_loop(listener: TcpListener, ctx: Arc<Ctx>) {
 /// connection and a read timeout so idle clients cannot pin threads.
 fn serve_tcp(mut stream: TcpStream, ctx: &Ctx) -> io::Result<()> {
     stream.set_nonblocking(false)?;
+    let src = stream.peer_addr()?.ip();
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     for _ in 0..16 {
         let mut len = [0u8; 2];
@@ -371,7 +412,7 @@ fn serve_tcp(mut stream: TcpStream, ctx: &Ctx) -> io::Result<()> {
         }
         let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
         stream.read_exact(&mut q)?;
-        let Some(reply) = ctx.resolve(&q) else {
+        let Some(reply) = ctx.resolve(&q, src) else {
             return Ok(());
         };
         let Ok(rlen) = u16::try_from(reply.len()) else {
@@ -420,6 +461,23 @@ mod tests {
                 other => format!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_multi_homed_container_sees_its_other_networks() {
+        let mut own = DnsRecords::default();
+        own.insert("probe", "10.0.0.2".parse().unwrap());
+        let mut other = DnsRecords::default();
+        other.insert("web", "10.1.0.5".parse().unwrap());
+        own.add_visible("10.0.0.2".parse().unwrap(), &other);
+        let probe = Some("10.0.0.2".parse().unwrap());
+        let stranger = Some("10.0.0.9".parse().unwrap());
+        assert_eq!(
+            own.lookup_from(probe, "web"),
+            Some(vec!["10.1.0.5".parse().unwrap()])
+        );
+        assert_eq!(own.lookup_from(stranger, "web"), None);
+        assert_eq!(own.lookup_from(stranger, "probe").map(|v| v.len()), Some(1));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Moving images in and out: `load`, `save`, `import`, `pull`.
+//! Moving images in and out: `load`, `save`, `import`, `pull`, `push`.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
@@ -175,7 +175,33 @@ pub fn import(c: &Client, a: ImportArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Pulls `image`, printing docker-like status lines to `out` (stderr during `run`).
+/// The `X-Registry-Auth` header for `image`'s registry from `~/.docker/config.json`
+/// (`e30=`, i.e. `{}`, when there is nothing: anonymous, as docker sends it).
+pub fn registry_auth_for(image: &str) -> String {
+    let registry = match vessel_image::Reference::parse(image) {
+        Ok(r) => r.registry,
+        Err(_) => return "e30=".into(),
+    };
+    let path = vessel_distribution::docker_config::default_path();
+    let creds = vessel_distribution::docker_config::DockerConfig::load(&path)
+        .and_then(|c| c.credentials(&registry));
+    match creds {
+        Ok(Some(mut c)) => {
+            if c.serveraddress.is_empty() {
+                c.serveraddress = registry;
+            }
+            c.to_registry_auth_header()
+        }
+        Ok(None) => "e30=".into(),
+        Err(e) => {
+            eprintln!("WARNING: ignoring stored credentials: {e}");
+            "e30=".into()
+        }
+    }
+}
+
+/// Pulls `image`, printing docker-like status lines to `out` (stderr during `run`); on a
+/// terminal, per-layer progress bars instead.
 pub fn pull_image(
     c: &Client,
     image: &str,
@@ -194,32 +220,88 @@ pub fn pull_image(
         ("tag", tag),
         ("platform", platform.map(str::to_string)),
     ]);
+    let auth = registry_auth_for(image);
     let resp = c.request_with(
         "POST",
         &format!("/images/create{q}"),
-        &[("X-Registry-Auth", "e30=")],
+        &[("X-Registry-Auth", auth.as_str())],
         Body::Empty,
     )?;
-    json_stream(resp, |m| {
-        if quiet {
+    render_progress(resp, quiet, out)
+}
+
+/// Shows a pull/push JSON message stream: indicatif bars per layer when stderr is a
+/// terminal, otherwise one line per state change (byte ticks would flood a log).
+fn render_progress(resp: impl Read, quiet: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if quiet {
+        return json_stream(resp, |_| {});
+    }
+    if !io::stderr().is_terminal() {
+        return json_stream(resp, |m| {
+            if m["progressDetail"]
+                .as_object()
+                .is_some_and(|o| !o.is_empty())
+            {
+                return;
+            }
+            if let Some(line) = status_line(m) {
+                let _ = writeln!(out, "{line}");
+            }
+        });
+    }
+    let multi = indicatif::MultiProgress::new();
+    let mut bars: std::collections::HashMap<String, indicatif::ProgressBar> =
+        std::collections::HashMap::new();
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix}: {msg:<12} [{bar:40}] {bytes}/{total_bytes}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let plain = indicatif::ProgressStyle::with_template("{prefix}: {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let result = json_stream(resp, |m| {
+        let status = m["status"].as_str().unwrap_or_default();
+        let id = m["id"].as_str().unwrap_or_default();
+        // Per-layer lines have a 12-hex id; the first line's id is the tag.
+        let is_layer = id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_layer {
+            if let Some(line) = status_line(m) {
+                let _ = multi.println(line);
+            }
             return;
         }
-        let status = m["status"].as_str().unwrap_or("");
-        // Per-layer progress ticks would flood a log; keep the state changes.
-        if m["progressDetail"]
-            .as_object()
-            .is_some_and(|o| !o.is_empty())
-        {
-            return;
+        let bar = bars.entry(id.to_string()).or_insert_with(|| {
+            let b = multi.add(indicatif::ProgressBar::new(0));
+            b.set_style(plain.clone());
+            b.set_prefix(id.to_string());
+            b
+        });
+        let detail = &m["progressDetail"];
+        if let (Some(cur), Some(total)) = (detail["current"].as_u64(), detail["total"].as_u64()) {
+            bar.set_style(style.clone());
+            bar.set_length(total);
+            bar.set_position(cur);
+        } else {
+            bar.set_style(plain.clone());
         }
-        let line = match m["id"].as_str() {
-            Some(id) => format!("{id}: {status}"),
-            None => status.to_string(),
-        };
-        if !line.is_empty() {
-            let _ = writeln!(out, "{line}");
-        }
-    })
+        bar.set_message(status.to_string());
+    });
+    for b in bars.values() {
+        b.abandon();
+    }
+    result
+}
+
+fn status_line(m: &Value) -> Option<String> {
+    if m.get("aux").is_some() {
+        return None;
+    }
+    let status = m["status"].as_str().unwrap_or("");
+    let line = match m["id"].as_str() {
+        Some(id) if !id.is_empty() => format!("{id}: {status}"),
+        _ => status.to_string(),
+    };
+    (!line.is_empty()).then_some(line)
 }
 
 pub fn pull(c: &Client, a: PullArgs) -> anyhow::Result<()> {
@@ -230,6 +312,38 @@ pub fn pull(c: &Client, a: PullArgs) -> anyhow::Result<()> {
         a.quiet,
         &mut io::stdout().lock(),
     )?;
+    if a.quiet {
+        println!("{}", a.image);
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository (not supported yet: pushes one tag)
+    #[arg(short = 'a', long)]
+    all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// NAME[:TAG]
+    image: String,
+}
+
+pub fn push(c: &Client, a: PushArgs) -> anyhow::Result<()> {
+    if a.all_tags {
+        anyhow::bail!("--all-tags is not supported yet; push each tag");
+    }
+    let (repo, tag) = split_ref(&a.image);
+    let q = query(&[("tag", Some(tag.unwrap_or_else(|| "latest".into())))]);
+    let auth = registry_auth_for(&a.image);
+    let resp = c.request_with(
+        "POST",
+        &format!("/images/{repo}/push{q}"),
+        &[("X-Registry-Auth", auth.as_str())],
+        Body::Empty,
+    )?;
+    render_progress(resp, a.quiet, &mut io::stdout().lock())?;
     if a.quiet {
         println!("{}", a.image);
     }

@@ -1,6 +1,7 @@
 //! One module per verb (or verb group), each parsing its flags and calling the client.
 
 pub mod attach;
+pub mod build;
 pub mod container;
 pub mod cp;
 pub mod daemon;
@@ -12,9 +13,12 @@ pub mod imgio;
 pub mod info;
 pub mod inspect;
 pub mod lifecycle;
+pub mod login;
 pub mod logs;
+pub mod network;
 pub mod prune;
 pub mod ps;
+pub mod registry;
 pub mod run;
 pub mod stats;
 pub mod system;

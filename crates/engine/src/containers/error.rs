@@ -46,6 +46,18 @@ pub enum ContainerError {
     ExecStarted(String),
     #[error("No exec command specified")]
     ExecNoCommand,
+    #[error("Could not find the file {path} in container {container}")]
+    PathNotFound { path: String, container: String },
+    #[error("extraction point is not a directory: {0}")]
+    NotADirectory(String),
+    #[error("container rootfs is marked read-only (copy into a writable volume instead): {0}")]
+    ReadOnlyPath(String),
+    #[error("extracting the archive into {path}: {cause}")]
+    Extract { path: String, cause: std::io::Error },
+    #[error("invalid update: {0}")]
+    InvalidUpdate(String),
+    #[error("{0}")]
+    Network(String),
     /// Docker's words for create with an unknown image (the CLI then offers to pull).
     #[error("No such image: {0}")]
     NoSuchImage(String),
@@ -55,6 +67,7 @@ impl ContainerError {
     pub fn status(&self) -> StatusCode {
         match self {
             ContainerError::NotFound(_)
+            | ContainerError::PathNotFound { .. }
             | ContainerError::NoSuchImage(_)
             | ContainerError::NoSuchExec(_) => StatusCode::NOT_FOUND,
             ContainerError::ExecStarted(_) => StatusCode::CONFLICT,
@@ -64,7 +77,12 @@ impl ContainerError {
             | ContainerError::Paused(_)
             | ContainerError::NotRunning(_)
             | ContainerError::NotPaused(_) => StatusCode::CONFLICT,
+            ContainerError::ReadOnlyPath(_) => StatusCode::FORBIDDEN,
             ContainerError::InvalidName(_)
+            | ContainerError::NotADirectory(_)
+            | ContainerError::Extract { .. }
+            | ContainerError::InvalidUpdate(_)
+            | ContainerError::Network(_)
             | ContainerError::Spec(_)
             | ContainerError::StartFailed { .. }
             | ContainerError::InvalidSignal(_)

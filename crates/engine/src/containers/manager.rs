@@ -51,6 +51,11 @@ pub struct Containers {
     /// Serializes start, stop and policy restarts of one container, so a restart that is
     /// already under way cannot undo a concurrent `docker stop`.
     lifecycle: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    events: crate::events::EventBus,
+    /// Bridge networks; `None` when the host cannot provide them (then only `none`/`host`).
+    networks: Option<Arc<vessel_network::NetworkManager>>,
+    /// The network a container joins when it names none (`bridge`), if the daemon has one.
+    default_network: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -62,6 +67,8 @@ impl Containers {
         root: &Path,
         exec_root: &Path,
         log_opts: &std::collections::BTreeMap<String, String>,
+        networks: Option<Arc<vessel_network::NetworkManager>>,
+        default_network: Option<String>,
     ) -> Containers {
         let runtime_root = exec_root.join("runtime");
         Containers {
@@ -86,6 +93,9 @@ impl Containers {
             names: Mutex::new(()),
             execs: Mutex::new(HashMap::new()),
             lifecycle: Mutex::new(HashMap::new()),
+            events: crate::events::EventBus::default(),
+            networks,
+            default_network,
         }
     }
 
@@ -211,6 +221,48 @@ impl Containers {
             .unwrap_or(0)
     }
 
+    /// The network manager, when bridge networking is available.
+    pub fn networks(&self) -> Option<&Arc<vessel_network::NetworkManager>> {
+        self.networks.as_ref()
+    }
+
+    /// The network of containers that name none.
+    pub fn default_network(&self) -> Option<&str> {
+        self.default_network.as_deref()
+    }
+
+    /// The endpoints of a container (empty without managed networking).
+    pub fn endpoints(&self, id: &str) -> Vec<vessel_network::EndpointInfo> {
+        self.networks
+            .as_ref()
+            .map(|n| n.container_endpoints(id))
+            .unwrap_or_default()
+    }
+
+    /// The daemon's event stream (`GET /events`).
+    pub fn events(&self) -> &crate::events::EventBus {
+        &self.events
+    }
+
+    /// A container event with Docker's attributes: name, image and the labels.
+    pub fn emit(&self, record: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+        let mut attrs: HashMap<String, String> = record
+            .labels()
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        attrs.insert("name".into(), record.name.clone());
+        attrs.insert("image".into(), record.image.clone());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events.emit("container", action, &record.id, attrs);
+    }
+
     fn notify(&self, id: &str) {
         let mut live = self.live.lock().expect("live map");
         let entry = live.entry(id.to_string()).or_default();
@@ -292,11 +344,15 @@ impl Containers {
             create,
         );
         if result.is_err() {
+            if let Some(net) = &self.networks {
+                let _ = net.release_container(&id);
+            }
             let _ = self.images.remove_rootfs(&id);
             let _ = std::fs::remove_dir_all(&dir);
         }
         let record = result?;
         self.save(&record)?;
+        self.emit(&record, "create", &[]);
         Ok((id, Vec::new()))
     }
 
@@ -319,13 +375,7 @@ impl Containers {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| id[..12].to_string());
         write_file(&dir.join("hostname"), &format!("{hostname}\n"))?;
-        write_file(
-            &dir.join("hosts"),
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
-             ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
-        )?;
-        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        write_file(&dir.join("resolv.conf"), &resolv)?;
+        let join_net = self.setup_network(id, name, &hostname, dir, &create, image_config)?;
         let hc = create.host();
         let requests = vessel_specgen::mounts::requests(&create.config, &hc, image_config)
             .map_err(ContainerError::Spec)?;
@@ -338,6 +388,17 @@ impl Containers {
                     let data = self.volumes_dir.join(&vol).join("_data");
                     std::fs::create_dir_all(&data)
                         .map_err(|e| ContainerError::io(format!("creating volume {vol}"), e))?;
+                    if !req.nocopy && req.subpath.is_none() {
+                        super::archive::copy_up(&rootfs, &req.destination, &data).map_err(|e| {
+                            ContainerError::io(
+                                format!(
+                                    "copying {} of the image into volume {vol}",
+                                    req.destination
+                                ),
+                                e,
+                            )
+                        })?;
+                    }
                     resolved.push(ResolvedMount {
                         source: data.clone(),
                         destination: req.destination.clone(),
@@ -376,6 +437,7 @@ impl Containers {
         input.cgroups_path = format!("/vessel/{id}");
         input.private_cgroupns_default = !v1;
         input.host_root = Some(PathBuf::from("/"));
+        input.join.net = join_net;
         let spec = vessel_specgen::generate(&input).map_err(ContainerError::Spec)?;
         let args = spec
             .process()
@@ -564,6 +626,7 @@ impl Containers {
         record.state.exit_code = 0;
         record.state.oom_killed = false;
         self.save(&record)?;
+        self.emit(&record, "start", &[]);
         Ok(record)
     }
 
@@ -665,6 +728,14 @@ impl Containers {
         if let Err(e) = self.runtime.delete(id, true) {
             tracing::warn!(container = id, "runtime delete after exit: {e}");
         }
+        if record.state.oom_killed {
+            self.emit(&record, "oom", &[]);
+        }
+        self.emit(
+            &record,
+            "die",
+            &[("exitCode", record.state.exit_code.to_string())],
+        );
         self.live
             .lock()
             .expect("live map")
@@ -708,6 +779,96 @@ impl Containers {
             .map_err(|e| ContainerError::Runtime(e).into())
     }
 
+    /// `docker rename`: same rules as a name given at create.
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<ContainerRecord> {
+        let new_name = new_name.trim_start_matches('/').to_string();
+        if !valid_name(&new_name) {
+            return Err(ContainerError::InvalidName(new_name).into());
+        }
+        let _names = self.names.lock().expect("names lock");
+        let mut record = self.find(id)?;
+        if let Some(other) = self
+            .all()?
+            .into_iter()
+            .find(|r| r.name == new_name && r.id != record.id)
+        {
+            return Err(ContainerError::NameInUse {
+                name: new_name,
+                id: other.id,
+            }
+            .into());
+        }
+        let old = std::mem::replace(&mut record.name, new_name);
+        self.save(&record)?;
+        self.emit(&record, "rename", &[("oldName", format!("/{old}"))]);
+        Ok(record)
+    }
+
+    /// `docker update`: merge the resources and restart policy into the container's config,
+    /// apply them to its cgroup when it runs, and keep them for its next start. Zero and
+    /// empty values mean "unchanged", as the docker CLI sends every field.
+    pub fn update(&self, id: &str, body: &serde_json::Value) -> Result<Vec<String>> {
+        let mut record = self.find(id)?;
+        let mut host = serde_json::to_value(record.create.host_config.clone().unwrap_or_default())
+            .unwrap_or_default();
+        let changes = body.as_object().ok_or_else(|| {
+            ContainerError::InvalidUpdate("the body must be a JSON object".into())
+        })?;
+        for (k, v) in changes {
+            let unchanged = v.is_null()
+                || v.as_i64() == Some(0)
+                || v.as_str() == Some("")
+                || v.as_array().is_some_and(|a| a.is_empty())
+                || (k == "RestartPolicy" && v["Name"].as_str().unwrap_or_default().is_empty());
+            if !unchanged && UPDATABLE.contains(&k.as_str()) {
+                host[k] = v.clone();
+            }
+        }
+        let new_host: vessel_specgen::create::HostConfig = serde_json::from_value(host)
+            .map_err(|e| ContainerError::InvalidUpdate(e.to_string()))?;
+        if new_host.auto_remove == Some(true)
+            && new_host
+                .restart_policy
+                .as_ref()
+                .and_then(|p| p.name.as_deref())
+                .is_some_and(|n| n != "no" && !n.is_empty())
+        {
+            return Err(ContainerError::InvalidUpdate(
+                "a restart policy cannot be set on a container started with --rm".into(),
+            )
+            .into());
+        }
+        let mut probe = record.create.clone();
+        probe.host_config = Some(new_host.clone());
+        let resources = resources_of(&probe, &record.id)?;
+        if record.state.status.is_live() {
+            self.runtime
+                .update(&record.id, &resources)
+                .map_err(ContainerError::Runtime)?;
+        }
+        // The bundle keeps the new limits for the next start.
+        let bundle = record.dir.join("config.json");
+        if let Ok(text) = std::fs::read(&bundle) {
+            if let Ok(mut spec) = serde_json::from_slice::<serde_json::Value>(&text) {
+                spec["linux"]["resources"] = serde_json::to_value(&resources).unwrap_or_default();
+                let text = serde_json::to_vec_pretty(&spec).unwrap_or_default();
+                write_file(&bundle, &String::from_utf8_lossy(&text))?;
+            }
+        }
+        record.create.host_config = Some(new_host);
+        self.save(&record)?;
+        self.emit(&record, "update", &[]);
+        Ok(Vec::new())
+    }
+
+    /// Mount the container's rootfs again if it is not (after a host reboot); idempotent.
+    pub fn ensure_rootfs(&self, record: &ContainerRecord) -> Result<()> {
+        self.images
+            .prepare_rootfs(&record.image_id, &record.id)
+            .map(|_| ())
+            .map_err(ApiError::Image)
+    }
+
     /// `docker start`: the user wants it running again, so restart policies apply again.
     pub fn clear_stopped(&self, id: &str) -> Result<()> {
         let mut record = self.find(id)?;
@@ -736,7 +897,9 @@ impl Containers {
         }
         self.runtime
             .kill(&record.id, signal, false)
-            .map_err(|e| ContainerError::Runtime(e).into())
+            .map_err(ContainerError::Runtime)?;
+        self.emit(&record, "kill", &[("signal", signal.to_string())]);
+        Ok(())
     }
 
     pub fn pause(&self, id: &str, pause: bool) -> Result<()> {
@@ -747,12 +910,14 @@ impl Containers {
                     .pause(&record.id)
                     .map_err(ContainerError::Runtime)?;
                 record.state.status = Status::Paused;
+                self.emit(&record, "pause", &[]);
             }
             (false, Status::Paused) => {
                 self.runtime
                     .resume(&record.id)
                     .map_err(ContainerError::Runtime)?;
                 record.state.status = Status::Running;
+                self.emit(&record, "unpause", &[]);
             }
             (true, Status::Paused) => return Err(ContainerError::Paused(record.id).into()),
             (false, _) => return Err(ContainerError::NotPaused(record.id).into()),
@@ -783,6 +948,11 @@ impl Containers {
         }
         let _ = self.runtime.delete(&record.id, true);
         let mut errors = Vec::new();
+        if let Some(net) = &self.networks {
+            if let Err(e) = net.release_container(&record.id) {
+                errors.push(format!("network: {e}"));
+            }
+        }
         if let Err(e) = self.images.remove_rootfs(&record.id) {
             errors.push(e.to_string());
         }
@@ -804,6 +974,7 @@ impl Containers {
         }
         self.store.delete(Table::Containers, &record.id)?;
         self.forget_lifecycle(&record.id);
+        self.emit(&record, "destroy", &[]);
         {
             let mut live = self.live.lock().expect("live map");
             let entry = live.entry(record.id.clone()).or_default();
@@ -826,8 +997,30 @@ impl Containers {
     /// the others.
     pub fn reconcile(self: &Arc<Self>) {
         let Ok(all) = self.all() else { return };
+        if let Some(net) = &self.networks {
+            // Every container keeps its namespace until removed, running or not.
+            let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+            match net.reconcile(&ids) {
+                Ok(report) => tracing::debug!("network reconcile: {report:?}"),
+                Err(e) => tracing::warn!("network reconcile: {e}"),
+            }
+        }
         for record in all {
+            if record.state.status == Status::Restarting {
+                // The daemon died during a policy's back-off: go on with the restart.
+                self.restart_after(record.id.clone(), Duration::ZERO);
+                continue;
+            }
             if !record.state.status.is_live() {
+                if starts_with_daemon(&record) {
+                    let this = self.clone();
+                    let id = record.id.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = super::start_container(&this, &id).await {
+                            tracing::warn!(container = %id, "start on daemon start: {}", e.message());
+                        }
+                    });
+                }
                 continue;
             }
             let monitor = record.state.monitor_pid;
@@ -871,6 +1064,76 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     }
     // SAFETY: the kernel returned this descriptor to us.
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// What `docker update` may change (Docker's `UpdateConfig`).
+const UPDATABLE: &[&str] = &[
+    "CpuShares",
+    "Memory",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "KernelMemory",
+    "NanoCpus",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "PidsLimit",
+    "OomKillDisable",
+    "RestartPolicy",
+];
+
+/// The OCI resources for a create request, from the same generator that wrote the bundle.
+/// Mounts are dropped first: only the limits are wanted and volumes need no resolving here.
+fn resources_of(create: &ContainerCreate, id: &str) -> Result<oci_spec::runtime::LinuxResources> {
+    let mut create = create.clone();
+    create.config.volumes = None;
+    // The command comes from the image at create; any will do for computing limits.
+    create.config.entrypoint = None;
+    create.config.cmd = Some(vec!["true".into()]);
+    if let Some(h) = create.host_config.as_mut() {
+        h.binds = None;
+        h.mounts = None;
+        h.tmpfs = None;
+    }
+    let image = ImageConfig::default();
+    let mut input = SpecInput::new(&create, &image, PathBuf::from("/"), id);
+    input.host_root = Some(PathBuf::from("/"));
+    let spec = vessel_specgen::generate(&input).map_err(ContainerError::Spec)?;
+    Ok(spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default())
+}
+
+/// Docker starts `always` containers whenever the daemon starts, and `unless-stopped` ones
+/// unless a user stopped them.
+fn starts_with_daemon(record: &ContainerRecord) -> bool {
+    let policy = record
+        .create
+        .host_config
+        .as_ref()
+        .and_then(|h| h.restart_policy.as_ref())
+        .and_then(|p| p.name.as_deref())
+        .unwrap_or("no");
+    // A container that never started stays created, as with Docker.
+    let ever_started = record.state.started_at != super::record::ZERO_TIME;
+    ever_started
+        && match policy {
+            "always" => true,
+            "unless-stopped" => !record.manually_stopped,
+            _ => false,
+        }
 }
 
 /// Docker's restart policies: `always`, `unless-stopped`, `on-failure[:N]`; a manual stop

@@ -2,10 +2,13 @@
 //! restart, pause/unpause, remove. Exec, cp, stats and friends arrive in later increments
 //! and answer 501 with their path meanwhile.
 
+mod archive;
+mod copyup;
 mod error;
 mod exec;
 mod health;
 mod manager;
+mod networking;
 mod record;
 mod stats;
 mod stream;
@@ -22,6 +25,7 @@ use serde_json::json;
 
 pub use error::ContainerError;
 pub use manager::{random_id, Containers};
+pub use networking::endpoint_request;
 pub use record::{ContainerRecord, Status};
 
 use crate::api::{not_implemented, ok_json, AppState, JsonBody};
@@ -48,6 +52,13 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/stats", get(stats::stats))
         .route("/containers/{id}/top", get(stats::top))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/update", post(update))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
@@ -55,7 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/exec/{id}/{action}", any(not_implemented))
 }
 
-fn now() -> i64 {
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -83,7 +94,7 @@ async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Respon
     let filters = q.filters()?;
     let mut records = s.containers.call(move |c| c.all()).await?;
     records.sort_by(|a, b| b.created.cmp(&a.created));
-    let now = now();
+    let now = now_secs();
     let rows: Vec<serde_json::Value> = records
         .iter()
         .filter(|r| all || r.state.status.is_live() || limit > 0)
@@ -95,6 +106,13 @@ async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Respon
         })
         .map(|r| {
             let mut row = r.summary(now);
+            let endpoints = s.containers.endpoints(&r.id);
+            if !endpoints.is_empty() {
+                row["Ports"] = networking::ports_json(&endpoints);
+                row["NetworkSettings"] = json!({
+                    "Networks": networking::settings_json(&endpoints, "")["Networks"].clone()
+                });
+            }
             if let Some(h) = s
                 .containers
                 .health(&r.id)
@@ -131,6 +149,11 @@ fn filter_matches(filters: &crate::filters::Filters, r: &ContainerRecord) -> boo
 async fn inspect(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let record = s.containers.call(move |c| c.find(&id)).await?;
     let mut body = record.inspect();
+    let mode = body["HostConfig"]["NetworkMode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    body["NetworkSettings"] = networking::settings_json(&s.containers.endpoints(&record.id), &mode);
     if let Some(h) = s
         .containers
         .health(&record.id)
@@ -245,11 +268,13 @@ async fn stop_container(
     let _ = c.call(move |c| c.kill(&id2, signal)).await;
     if timeout >= 0 && wait_not_live(c, &id, &mut events, Duration::from_secs(timeout as u64)).await
     {
+        c.emit(&record, "stop", &[]);
         return Ok(true);
     }
     let id2 = id.clone();
     let _ = c.call(move |c| c.kill(&id2, libc::SIGKILL)).await;
     wait_not_live(c, &id, &mut events, Duration::from_secs(30)).await;
+    c.emit(&record, "stop", &[]);
     Ok(true)
 }
 
@@ -283,6 +308,8 @@ async fn restart(
     let timeout = q.get("t").and_then(|t| t.parse::<i64>().ok());
     stop_container(&s.containers, &id, timeout).await?;
     start_container(&s.containers, &id).await?;
+    let record = s.containers.call(move |c| c.find(&id)).await?;
+    s.containers.emit(&record, "restart", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -394,6 +421,29 @@ async fn remove(
     s.containers
         .call(move |c| c.remove(&full_id, force, volumes))
         .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let warnings = s.containers.call(move |c| c.update(&id, &body)).await?;
+    Ok(ok_json(&json!({ "Warnings": warnings })))
+}
+
+async fn rename(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(q.as_deref());
+    let name = q
+        .non_empty("name")
+        .ok_or(ApiError::MissingParameter { name: "name" })?
+        .to_string();
+    s.containers.call(move |c| c.rename(&id, &name)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -244,6 +244,9 @@ pub fn config_in(dir: &Path) -> DaemonConfig {
         root: dir.join("root"),
         exec_root: dir.join("run"),
         debug: true,
+        // Many test daemons run at once: no default bridge, and the nft table is shared.
+        bridge: "none".into(),
+        shared_firewall_table: true,
         ..DaemonConfig::default()
     }
 }

@@ -52,8 +52,14 @@ pub struct ProcDaemon {
 }
 
 impl ProcDaemon {
-    /// A daemon on a fresh root with `bb-<pid>-<tag>:latest` imported.
+    /// A daemon on a fresh root with `bb-<pid>-<tag>:latest` imported. It has no default
+    /// bridge (tests run many daemons at once; network tests make their own networks).
     pub fn start(tag: &str) -> ProcDaemon {
+        Self::start_with(tag, serde_json::json!({}))
+    }
+
+    /// Like [`ProcDaemon::start`], with extra daemon.json keys.
+    pub fn start_with(tag: &str, extra: serde_json::Value) -> ProcDaemon {
         let dir = tempfile::Builder::new()
             .prefix(&format!("vessel-ct-{}-{tag}-", std::process::id()))
             .tempdir()
@@ -65,11 +71,15 @@ impl ProcDaemon {
             .expect("exec root");
         let exec_root = run.path().to_path_buf();
         let config = dir.path().join("daemon.json");
-        std::fs::write(
-            &config,
-            serde_json::json!({"exec-root": exec_root}).to_string(),
-        )
-        .unwrap();
+        let mut json = serde_json::json!({
+            "exec-root": exec_root,
+            "bridge": "none",
+            "shared-firewall-table": true,
+        });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            json[k] = v.clone();
+        }
+        std::fs::write(&config, json.to_string()).unwrap();
         let mut d = ProcDaemon {
             socket: dir.path().join("d.sock"),
             image: format!("bb-{}-{tag}:latest", std::process::id()),
@@ -267,6 +277,21 @@ impl Drop for ProcDaemon {
         if self.child.is_some() {
             for id in self.all_ids() {
                 let _ = self.vessel_quiet(&["rm", "-f", &id]);
+            }
+            // Networks own bridges and firewall rules on the host: remove them too.
+            let nets = self
+                .docker_cmd(&["network", "ls", "-q", "--filter", "type=custom"])
+                .stdin(Stdio::null())
+                .output();
+            for id in nets
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+                .split_whitespace()
+            {
+                let _ = self
+                    .docker_cmd(&["network", "rm", id])
+                    .stdin(Stdio::null())
+                    .output();
             }
         }
         self.stop_daemon();

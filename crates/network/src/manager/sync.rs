@@ -162,14 +162,21 @@ impl NetworkManager {
         Ok(doomed.len())
     }
 
-    pub(crate) fn records_for(&self, rec: &NetworkRecord) -> DnsRecords {
-        let mut r = DnsRecords::default();
+    /// The names of one network, plus, for each container also on other networks, the
+    /// names it can see there.
+    pub(crate) fn records_for(&self, inner: &Inner, rec: &NetworkRecord) -> DnsRecords {
+        let mut r = own_records(rec);
         for ep in rec.endpoints.values() {
-            for n in &ep.dns_names {
-                r.insert(n, IpAddr::V4(ep.ip));
-                if let Some(ip6) = ep.ip6 {
-                    r.insert(n, IpAddr::V6(ip6));
+            for other in inner.nets.values() {
+                if other.info.id == rec.info.id
+                    || !other
+                        .endpoints
+                        .values()
+                        .any(|e| e.container_id == ep.container_id)
+                {
+                    continue;
                 }
+                r.add_visible(IpAddr::V4(ep.ip), &own_records(other));
             }
         }
         r
@@ -189,7 +196,7 @@ impl NetworkManager {
             return Err(Error::NetworkNotFound(id.to_string()));
         };
         let addr = SocketAddr::new(IpAddr::V4(rec.info.gateway), self.config.dns_port);
-        let records = Arc::new(ArcSwap::from_pointee(self.records_for(rec)));
+        let records = Arc::new(ArcSwap::from_pointee(self.records_for(inner, rec)));
         DnsServer::start(addr, records, self.upstreams()).map_err(|source| Error::DnsBind {
             network: rec.info.name.clone(),
             addr,
@@ -212,11 +219,29 @@ impl NetworkManager {
         }
     }
 
+    /// Rebuild the DNS tables after `id` changed. Every network is refreshed: a container on
+    /// several networks makes one network's names visible from the others.
     pub(crate) fn refresh_dns(&self, inner: &Inner, id: &str) {
-        if let (Some(rec), Some(server)) = (inner.nets.get(id), inner.dns.get(id)) {
-            server.update(self.records_for(rec));
+        let _ = id;
+        for (net, server) in &inner.dns {
+            if let Some(rec) = inner.nets.get(net) {
+                server.update(self.records_for(inner, rec));
+            }
         }
     }
+}
+
+fn own_records(rec: &NetworkRecord) -> DnsRecords {
+    let mut r = DnsRecords::default();
+    for ep in rec.endpoints.values() {
+        for n in &ep.dns_names {
+            r.insert(n, IpAddr::V4(ep.ip));
+            if let Some(ip6) = ep.ip6 {
+                r.insert(n, IpAddr::V6(ip6));
+            }
+        }
+    }
+    r
 }
 
 pub(crate) fn endpoint_rules_text(ep: &EndpointInfo) -> String {
