@@ -1,33 +1,20 @@
 //! Streaming image transfers: `load` (tar body → store), `save` (store → tar reply) and
-//! `create` (import of a rootfs tar; pulls come later). Bodies are never held whole in
+//! `create` (import of a rootfs tar, or a pull). Bodies are never held whole in
 //! memory: the request body is bridged into the blocking store call as a `Read`, and a save
 //! is sent chunk by chunk as the store writes it.
 
-use std::io::{self, Write};
+use std::io;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures_util::TryStreamExt;
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::api::{blocking, AppState};
 use crate::errors::ApiError;
 use crate::import::{import_rootfs, ImportRequest};
 use crate::query::QueryParams;
-
-/// Size of the chunks a save is sent in.
-const CHUNK: usize = 64 * 1024;
-
-/// The request body as a blocking reader (for use inside `spawn_blocking` only).
-fn body_reader(req: Request) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin> {
-    let stream = req.into_body().into_data_stream().map_err(io::Error::other);
-    SyncIoBridge::new(StreamReader::new(stream))
-}
+use crate::streaming::{blocking_body, body_reader};
 
 /// Docker's JSON message stream: one object per line.
 fn json_lines(lines: &[serde_json::Value]) -> Response {
@@ -82,33 +69,6 @@ pub async fn save_many(
     save_stream(&state, names).await
 }
 
-/// A `Write` that hands full chunks to the async side; fails with `BrokenPipe` once the
-/// client has gone.
-struct ChannelWriter {
-    buf: Vec<u8>,
-    tx: mpsc::Sender<io::Result<Bytes>>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
-    }
-}
-
 /// Streams a docker-archive of `names`. Every name is resolved first, so a missing image is
 /// a 404 rather than a truncated archive; a failure after the first byte aborts the reply.
 pub async fn save_stream(state: &AppState, names: Vec<String>) -> Result<Response, ApiError> {
@@ -122,29 +82,16 @@ pub async fn save_stream(state: &AppState, names: Vec<String>) -> Result<Respons
     })
     .await?;
 
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let images = state.images.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut out = ChannelWriter {
-            buf: Vec::with_capacity(CHUNK),
-            tx: tx.clone(),
-        };
-        let result = images
-            .save(&names, &mut out)
+    let body = blocking_body(format!("save of {names:?}"), move |out| {
+        images
+            .save(&names, out)
             .map_err(|e| io::Error::other(e.to_string()))
-            .and_then(|()| out.flush());
-        if let Err(e) = result {
-            tracing::warn!("save of {names:?} failed: {e}");
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
     });
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/x-tar")],
-        Body::from_stream(stream),
+        body,
     )
         .into_response())
 }

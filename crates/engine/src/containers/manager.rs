@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 use vessel_runtime::container::Runtime;
-use vessel_specgen::{ContainerCreate, ImageConfig, MountKind, ResolvedMount, SpecInput};
+use vessel_specgen::ImageConfig;
 
 use super::error::ContainerError;
-use super::record::{valid_name, ContainerRecord, MountPoint, State, Status};
+use super::record::{valid_name, ContainerRecord, Status};
 use crate::errors::ApiError;
 use crate::image_service::ImageService;
 use crate::store::{Store, Table};
@@ -32,30 +32,30 @@ pub struct Live {
 }
 
 pub struct Containers {
-    store: Store,
-    images: Arc<dyn ImageService>,
+    pub(super) store: Store,
+    pub(super) images: Arc<dyn ImageService>,
     /// `<root>/containers`: records' files, bundle, logs (persistent).
-    data_dir: PathBuf,
+    pub(super) data_dir: PathBuf,
     /// `<exec_root>/containers`: monitor state and sockets.
-    run_dir: PathBuf,
-    volumes_dir: PathBuf,
-    runtime: Runtime,
-    runtime_root: PathBuf,
-    runtime_bin: PathBuf,
-    monitor_bin: PathBuf,
-    log_max_size: u64,
-    log_max_files: u32,
-    live: Mutex<HashMap<String, Live>>,
-    names: Mutex<()>,
+    pub(super) run_dir: PathBuf,
+    pub(super) volumes_dir: PathBuf,
+    pub(super) runtime: Runtime,
+    pub(super) runtime_root: PathBuf,
+    pub(super) runtime_bin: PathBuf,
+    pub(super) monitor_bin: PathBuf,
+    pub(super) log_max_size: u64,
+    pub(super) log_max_files: u32,
+    pub(super) live: Mutex<HashMap<String, Live>>,
+    pub(super) names: Mutex<()>,
     pub execs: Mutex<HashMap<String, super::exec::ExecInstance>>,
     /// Serializes start, stop and policy restarts of one container, so a restart that is
     /// already under way cannot undo a concurrent `docker stop`.
-    lifecycle: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    events: crate::events::EventBus,
+    pub(super) lifecycle: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) events: crate::events::EventBus,
     /// Bridge networks; `None` when the host cannot provide them (then only `none`/`host`).
-    networks: Option<Arc<vessel_network::NetworkManager>>,
+    pub(super) networks: Option<Arc<vessel_network::NetworkManager>>,
     /// The network a container joins when it names none (`bridge`), if the daemon has one.
-    default_network: Option<String>,
+    pub(super) default_network: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -165,7 +165,7 @@ impl Containers {
         }
     }
 
-    fn save(&self, record: &ContainerRecord) -> Result<()> {
+    pub(super) fn save(&self, record: &ContainerRecord) -> Result<()> {
         self.store.put(Table::Containers, &record.id, record)?;
         self.notify(&record.id);
         Ok(())
@@ -283,209 +283,6 @@ impl Containers {
             .attach_waiters
             .push(tx);
         rx
-    }
-
-    /// Create: resolve the image, mount the rootfs, write the container's files and OCI
-    /// spec, and store the record. Nothing runs yet.
-    pub fn create(
-        &self,
-        create: ContainerCreate,
-        name: Option<String>,
-    ) -> Result<(String, Vec<String>)> {
-        let image_name = create
-            .config
-            .image
-            .clone()
-            .filter(|i| !i.is_empty())
-            .ok_or(ContainerError::NoImage)?;
-        let details = self
-            .images
-            .inspect(&image_name)
-            .map_err(|e| match e.kind() {
-                vessel_image::ErrorKind::NotFound => {
-                    ContainerError::NoSuchImage(image_name.clone()).into()
-                }
-                _ => ApiError::from(e),
-            })?;
-        let image_id = details.summary.id.clone();
-        let image_config = ImageConfig::from_image_document(
-            &serde_json::to_vec(&details.config).unwrap_or_default(),
-        )
-        .unwrap_or_default();
-        let id = random_id();
-        let _names = self.names.lock().expect("names lock");
-        let name = match name.filter(|n| !n.is_empty()) {
-            Some(n) => {
-                let n = n.trim_start_matches('/').to_string();
-                if !valid_name(&n) {
-                    return Err(ContainerError::InvalidName(n).into());
-                }
-                if let Some(other) = self.all()?.into_iter().find(|r| r.name == n) {
-                    return Err(ContainerError::NameInUse {
-                        name: n,
-                        id: other.id,
-                    }
-                    .into());
-                }
-                n
-            }
-            None => self.generate_name()?,
-        };
-        let dir = self.data_dir.join(&id);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
-        let result = self.create_files(
-            &id,
-            &name,
-            &dir,
-            &image_name,
-            &image_id,
-            &image_config,
-            create,
-        );
-        if result.is_err() {
-            if let Some(net) = &self.networks {
-                let _ = net.release_container(&id);
-            }
-            let _ = self.images.remove_rootfs(&id);
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        let record = result?;
-        self.save(&record)?;
-        self.emit(&record, "create", &[]);
-        Ok((id, Vec::new()))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn create_files(
-        &self,
-        id: &str,
-        name: &str,
-        dir: &Path,
-        image_name: &str,
-        image_id: &str,
-        image_config: &ImageConfig,
-        create: ContainerCreate,
-    ) -> Result<ContainerRecord> {
-        let rootfs = self.images.prepare_rootfs(image_id, id)?;
-        let hostname = create
-            .config
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| id[..12].to_string());
-        write_file(&dir.join("hostname"), &format!("{hostname}\n"))?;
-        let join_net = self.setup_network(id, name, &hostname, dir, &create, image_config)?;
-        let hc = create.host();
-        let requests = vessel_specgen::mounts::requests(&create.config, &hc, image_config)
-            .map_err(ContainerError::Spec)?;
-        let mut resolved = Vec::new();
-        let mut points = Vec::new();
-        for req in &requests {
-            match req.kind {
-                MountKind::Volume => {
-                    let vol = req.source.clone().unwrap_or_else(random_id);
-                    let data = self.volumes_dir.join(&vol).join("_data");
-                    std::fs::create_dir_all(&data)
-                        .map_err(|e| ContainerError::io(format!("creating volume {vol}"), e))?;
-                    if !req.nocopy && req.subpath.is_none() {
-                        super::archive::copy_up(&rootfs, &req.destination, &data).map_err(|e| {
-                            ContainerError::io(
-                                format!(
-                                    "copying {} of the image into volume {vol}",
-                                    req.destination
-                                ),
-                                e,
-                            )
-                        })?;
-                    }
-                    resolved.push(ResolvedMount {
-                        source: data.clone(),
-                        destination: req.destination.clone(),
-                        readonly: req.readonly,
-                        kind: MountKind::Volume,
-                        options: Vec::new(),
-                    });
-                    points.push(MountPoint {
-                        kind: "volume".into(),
-                        name: vol,
-                        source: data,
-                        destination: req.destination.clone(),
-                        rw: !req.readonly,
-                    });
-                }
-                MountKind::Bind => points.push(MountPoint {
-                    kind: "bind".into(),
-                    name: String::new(),
-                    source: PathBuf::from(req.source.clone().unwrap_or_default()),
-                    destination: req.destination.clone(),
-                    rw: !req.readonly,
-                }),
-                MountKind::Tmpfs => {}
-            }
-        }
-        let v1 = matches!(
-            vessel_cgroups::detect(),
-            Ok(vessel_cgroups::Hierarchy::V1 { .. })
-        );
-        let mut input = SpecInput::new(&create, image_config, rootfs.clone(), id);
-        input.hostname_default = hostname;
-        input.resolv_conf = Some(dir.join("resolv.conf"));
-        input.hosts = Some(dir.join("hosts"));
-        input.hostname_file = Some(dir.join("hostname"));
-        input.mounts = resolved;
-        input.cgroups_path = format!("/vessel/{id}");
-        input.private_cgroupns_default = !v1;
-        input.host_root = Some(PathBuf::from("/"));
-        input.join.net = join_net;
-        let spec = vessel_specgen::generate(&input).map_err(ContainerError::Spec)?;
-        let args = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.args().clone())
-            .unwrap_or_default();
-        let text = serde_json::to_vec_pretty(&spec).unwrap_or_default();
-        write_file(&dir.join("config.json"), &String::from_utf8_lossy(&text))?;
-        Ok(ContainerRecord {
-            id: id.to_string(),
-            name: name.to_string(),
-            created: crate::timefmt::now_rfc3339_nano(),
-            image: image_name.to_string(),
-            image_id: image_id.to_string(),
-            create,
-            path: args.first().cloned().unwrap_or_default(),
-            args: args.iter().skip(1).cloned().collect(),
-            state: State::default(),
-            restart_count: 0,
-            rootfs,
-            dir: dir.to_path_buf(),
-            log_path: dir.join(format!("{id}-json.log")),
-            mounts: points,
-            manually_stopped: false,
-        })
-    }
-
-    fn generate_name(&self) -> Result<String> {
-        const LEFT: &[&str] = &[
-            "brave", "calm", "eager", "fond", "keen", "lucid", "merry", "proud", "quiet", "swift",
-        ];
-        const RIGHT: &[&str] = &[
-            "babbage", "curie", "darwin", "euler", "gauss", "hopper", "lovelace", "noether",
-            "turing", "wright",
-        ];
-        let taken: Vec<String> = self.all()?.into_iter().map(|r| r.name).collect();
-        for _ in 0..64 {
-            let r = random_bytes(2);
-            let name = format!(
-                "{}_{}",
-                LEFT[r[0] as usize % LEFT.len()],
-                RIGHT[r[1] as usize % RIGHT.len()]
-            );
-            if !taken.contains(&name) {
-                return Ok(name);
-            }
-        }
-        Ok(format!("vessel_{}", &random_id()[..12]))
     }
 
     /// Start the monitor (which creates the container through the runtime). Blocking.
@@ -653,57 +450,6 @@ impl Containers {
         });
     }
 
-    /// Start the container again after `delay` (restart policy), unless someone stopped,
-    /// removed or started it meanwhile. A start that fails counts as another exit.
-    pub fn restart_after(self: &Arc<Self>, id: String, delay: Duration) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _guard = this.lock_lifecycle(&id).await;
-            let worker = this.clone();
-            let id2 = id.clone();
-            let go = tokio::task::spawn_blocking(move || worker.count_restart(&id2))
-                .await
-                .unwrap_or(false);
-            if !go {
-                return;
-            }
-            if let Err(e) = super::start_locked(&this, &id).await {
-                tracing::warn!(container = %id, "restart: {}", e.message());
-                let worker = this.clone();
-                let id2 = id.clone();
-                let next =
-                    tokio::task::spawn_blocking(move || worker.retry_after_failed_start(&id2))
-                        .await
-                        .ok()
-                        .flatten();
-                if let Some(delay) = next {
-                    this.restart_after(id, delay);
-                }
-            }
-        });
-    }
-
-    fn retry_after_failed_start(&self, id: &str) -> Option<Duration> {
-        let mut record = self.find(id).ok()?;
-        let delay = restart_delay(&record)?;
-        record.state.status = Status::Restarting;
-        self.save(&record).ok()?;
-        Some(delay)
-    }
-
-    /// Count a restart that is about to happen; false when it should not happen any more.
-    fn count_restart(&self, id: &str) -> bool {
-        let Ok(mut record) = self.find(id) else {
-            return false;
-        };
-        if record.state.status != Status::Restarting || record.manually_stopped {
-            return false;
-        }
-        record.restart_count += 1;
-        self.save(&record).is_ok()
-    }
-
     /// Record the exit from the monitor's exit.json; remove the container if --rm. Returns
     /// the delay before a restart when the restart policy asks for one.
     pub fn handle_exit(&self, id: &str) -> Option<Duration> {
@@ -749,7 +495,7 @@ impl Containers {
             }
             return None;
         }
-        let delay = restart_delay(&record);
+        let delay = super::restart::restart_delay(&record);
         if delay.is_some() {
             record.state.status = Status::Restarting;
         }
@@ -802,63 +548,6 @@ impl Containers {
         self.save(&record)?;
         self.emit(&record, "rename", &[("oldName", format!("/{old}"))]);
         Ok(record)
-    }
-
-    /// `docker update`: merge the resources and restart policy into the container's config,
-    /// apply them to its cgroup when it runs, and keep them for its next start. Zero and
-    /// empty values mean "unchanged", as the docker CLI sends every field.
-    pub fn update(&self, id: &str, body: &serde_json::Value) -> Result<Vec<String>> {
-        let mut record = self.find(id)?;
-        let mut host = serde_json::to_value(record.create.host_config.clone().unwrap_or_default())
-            .unwrap_or_default();
-        let changes = body.as_object().ok_or_else(|| {
-            ContainerError::InvalidUpdate("the body must be a JSON object".into())
-        })?;
-        for (k, v) in changes {
-            let unchanged = v.is_null()
-                || v.as_i64() == Some(0)
-                || v.as_str() == Some("")
-                || v.as_array().is_some_and(|a| a.is_empty())
-                || (k == "RestartPolicy" && v["Name"].as_str().unwrap_or_default().is_empty());
-            if !unchanged && UPDATABLE.contains(&k.as_str()) {
-                host[k] = v.clone();
-            }
-        }
-        let new_host: vessel_specgen::create::HostConfig = serde_json::from_value(host)
-            .map_err(|e| ContainerError::InvalidUpdate(e.to_string()))?;
-        if new_host.auto_remove == Some(true)
-            && new_host
-                .restart_policy
-                .as_ref()
-                .and_then(|p| p.name.as_deref())
-                .is_some_and(|n| n != "no" && !n.is_empty())
-        {
-            return Err(ContainerError::InvalidUpdate(
-                "a restart policy cannot be set on a container started with --rm".into(),
-            )
-            .into());
-        }
-        let mut probe = record.create.clone();
-        probe.host_config = Some(new_host.clone());
-        let resources = resources_of(&probe, &record.id)?;
-        if record.state.status.is_live() {
-            self.runtime
-                .update(&record.id, &resources)
-                .map_err(ContainerError::Runtime)?;
-        }
-        // The bundle keeps the new limits for the next start.
-        let bundle = record.dir.join("config.json");
-        if let Ok(text) = std::fs::read(&bundle) {
-            if let Ok(mut spec) = serde_json::from_slice::<serde_json::Value>(&text) {
-                spec["linux"]["resources"] = serde_json::to_value(&resources).unwrap_or_default();
-                let text = serde_json::to_vec_pretty(&spec).unwrap_or_default();
-                write_file(&bundle, &String::from_utf8_lossy(&text))?;
-            }
-        }
-        record.create.host_config = Some(new_host);
-        self.save(&record)?;
-        self.emit(&record, "update", &[]);
-        Ok(Vec::new())
     }
 
     /// Mount the container's rootfs again if it is not (after a host reboot); idempotent.
@@ -992,48 +681,9 @@ impl Containers {
             .into())
         }
     }
-
-    /// After a daemon restart: re-watch containers whose monitor lives, record the exit of
-    /// the others.
-    pub fn reconcile(self: &Arc<Self>) {
-        let Ok(all) = self.all() else { return };
-        if let Some(net) = &self.networks {
-            // Every container keeps its namespace until removed, running or not.
-            let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
-            match net.reconcile(&ids) {
-                Ok(report) => tracing::debug!("network reconcile: {report:?}"),
-                Err(e) => tracing::warn!("network reconcile: {e}"),
-            }
-        }
-        for record in all {
-            if record.state.status == Status::Restarting {
-                // The daemon died during a policy's back-off: go on with the restart.
-                self.restart_after(record.id.clone(), Duration::ZERO);
-                continue;
-            }
-            if !record.state.status.is_live() {
-                if starts_with_daemon(&record) {
-                    let this = self.clone();
-                    let id = record.id.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = super::start_container(&this, &id).await {
-                            tracing::warn!(container = %id, "start on daemon start: {}", e.message());
-                        }
-                    });
-                }
-                continue;
-            }
-            let monitor = record.state.monitor_pid;
-            if monitor > 0 && process_alive(monitor) && is_monitor(monitor, &record.id) {
-                self.watch_exit(record.id.clone(), monitor);
-            } else if let Some(delay) = self.handle_exit(&record.id) {
-                self.restart_after(record.id.clone(), delay);
-            }
-        }
-    }
 }
 
-fn write_file(path: &Path, text: &str) -> Result<()> {
+pub(super) fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text)
         .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e).into())
 }
@@ -1042,12 +692,12 @@ fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-fn process_alive(pid: i32) -> bool {
+pub(super) fn process_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks existence.
     unsafe { libc::kill(pid, 0) == 0 }
 }
 
-fn is_monitor(pid: i32, id: &str) -> bool {
+pub(super) fn is_monitor(pid: i32, id: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|c| {
             let text = String::from_utf8_lossy(&c);
@@ -1064,113 +714,6 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     }
     // SAFETY: the kernel returned this descriptor to us.
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// What `docker update` may change (Docker's `UpdateConfig`).
-const UPDATABLE: &[&str] = &[
-    "CpuShares",
-    "Memory",
-    "MemoryReservation",
-    "MemorySwap",
-    "MemorySwappiness",
-    "KernelMemory",
-    "NanoCpus",
-    "CpuPeriod",
-    "CpuQuota",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "CpusetCpus",
-    "CpusetMems",
-    "BlkioWeight",
-    "BlkioWeightDevice",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "BlkioDeviceReadIOps",
-    "BlkioDeviceWriteIOps",
-    "PidsLimit",
-    "OomKillDisable",
-    "RestartPolicy",
-];
-
-/// The OCI resources for a create request, from the same generator that wrote the bundle.
-/// Mounts are dropped first: only the limits are wanted and volumes need no resolving here.
-fn resources_of(create: &ContainerCreate, id: &str) -> Result<oci_spec::runtime::LinuxResources> {
-    let mut create = create.clone();
-    create.config.volumes = None;
-    // The command comes from the image at create; any will do for computing limits.
-    create.config.entrypoint = None;
-    create.config.cmd = Some(vec!["true".into()]);
-    if let Some(h) = create.host_config.as_mut() {
-        h.binds = None;
-        h.mounts = None;
-        h.tmpfs = None;
-    }
-    let image = ImageConfig::default();
-    let mut input = SpecInput::new(&create, &image, PathBuf::from("/"), id);
-    input.host_root = Some(PathBuf::from("/"));
-    let spec = vessel_specgen::generate(&input).map_err(ContainerError::Spec)?;
-    Ok(spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default())
-}
-
-/// Docker starts `always` containers whenever the daemon starts, and `unless-stopped` ones
-/// unless a user stopped them.
-fn starts_with_daemon(record: &ContainerRecord) -> bool {
-    let policy = record
-        .create
-        .host_config
-        .as_ref()
-        .and_then(|h| h.restart_policy.as_ref())
-        .and_then(|p| p.name.as_deref())
-        .unwrap_or("no");
-    // A container that never started stays created, as with Docker.
-    let ever_started = record.state.started_at != super::record::ZERO_TIME;
-    ever_started
-        && match policy {
-            "always" => true,
-            "unless-stopped" => !record.manually_stopped,
-            _ => false,
-        }
-}
-
-/// Docker's restart policies: `always`, `unless-stopped`, `on-failure[:N]`; a manual stop
-/// ends them. The delay doubles from 100 ms up to a minute, and starts over for a
-/// container that ran for 10 s or more.
-fn restart_delay(record: &ContainerRecord) -> Option<Duration> {
-    let policy = record
-        .create
-        .host_config
-        .as_ref()?
-        .restart_policy
-        .as_ref()?;
-    let name = policy.name.as_deref().unwrap_or("no");
-    let wanted = match name {
-        "always" | "unless-stopped" => !record.manually_stopped,
-        "on-failure" => {
-            let max = policy.maximum_retry_count.unwrap_or(0);
-            record.state.exit_code != 0 && (max <= 0 || i64::from(record.restart_count) < max)
-        }
-        _ => false,
-    };
-    if !wanted {
-        return None;
-    }
-    let ran = match (
-        crate::timefmt::parse_rfc3339(&record.state.started_at),
-        crate::timefmt::parse_rfc3339(&record.state.finished_at),
-    ) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0,
-    };
-    let step = if ran >= 10 {
-        0
-    } else {
-        record.restart_count.min(10)
-    };
-    Some(Duration::from_millis(100u64 << step).min(Duration::from_secs(60)))
 }
 
 pub fn random_bytes(n: usize) -> Vec<u8> {

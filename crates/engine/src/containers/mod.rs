@@ -4,14 +4,17 @@
 
 mod archive;
 mod copyup;
+mod create;
 mod error;
 mod exec;
 mod health;
 mod manager;
 mod networking;
 mod record;
+mod restart;
 mod stats;
 mod stream;
+mod update;
 
 use std::sync::Arc;
 use std::time::Duration;
