@@ -252,4 +252,23 @@ fn config_matches_docker_legacy_builder() {
     let files = read_in_image(&ts, &id, &["/v.txt", "/copied/f.txt", "/copied/dir/b/c"]);
     assert_eq!(files[0].as_deref(), Some(&b"v=2\n"[..]));
     assert!(files[1].is_some() && files[2].is_some());
+
+    // What real Docker writes with `docker save` loads into Vessel's store unchanged: the
+    // same image id (config digest), tag and files.
+    let saved = d.dir.join("parity-saved.tar");
+    let o = d.docker(
+        &["save", "-o", saved.to_str().unwrap(), "parity:latest"],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let loaded = ts
+        .store
+        .load(&mut std::fs::File::open(&saved).unwrap())
+        .unwrap();
+    let docker_id = docker[0]["Id"].as_str().unwrap();
+    assert_eq!(loaded[0].id, docker_id);
+    assert_eq!(loaded[0].repo_tags, vec!["parity:latest".to_string()]);
+    let files = read_in_image(&ts, docker_id, &["/v.txt", "/copied/dir/b/c"]);
+    assert_eq!(files[0].as_deref(), Some(&b"v=2\n"[..]));
+    assert_eq!(files[1].as_deref(), Some(&b"c\n"[..]));
 }

@@ -31,6 +31,10 @@ pub trait ImageService: Send + Sync + 'static {
         let _ = container_id;
         Ok(())
     }
+    /// Ids of every prepared container rootfs.
+    fn rootfs_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// `docker export`: a tar of a container's filesystem.
     fn export_rootfs(&self, container_id: &str, out: &mut dyn Write) -> Result<(), ImageError> {
         let _ = out;
@@ -70,6 +74,9 @@ impl ImageService for ImageStore {
     }
     fn export_rootfs(&self, container_id: &str, out: &mut dyn Write) -> Result<(), ImageError> {
         ImageStore::export_rootfs(self, container_id, out)
+    }
+    fn rootfs_ids(&self) -> Vec<String> {
+        ImageStore::rootfs_ids(self).unwrap_or_default()
     }
     fn store(&self) -> Option<&ImageStore> {
         Some(self)

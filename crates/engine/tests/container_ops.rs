@@ -471,3 +471,119 @@ fn a_new_volume_starts_as_a_copy_of_the_image_directory() {
     assert!(!out.contains("passwd"), "{out}");
     ok(&d.docker(&["volume", "rm", &vol, &empty]));
 }
+
+/// A docker-archive with one layer holding `mb` MiB of incompressible bytes.
+fn big_archive(dir: &std::path::Path, tag: &str, mb: usize) -> std::path::PathBuf {
+    use sha2::Digest;
+    let mut data = vec![0u8; mb << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    layer.append_data(&mut h, "big.bin", &data[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff = common::hex(&sha2::Sha256::digest(&layer));
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff}")]},
+    }))
+    .unwrap();
+    let config_hex = common::hex(&sha2::Sha256::digest(&config));
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": format!("{config_hex}.json"), "RepoTags": [tag], "Layers": [format!("{diff}/layer.tar")],
+    }]))
+    .unwrap();
+    let path = dir.join("big.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for (name, bytes) in [
+        (format!("{diff}/layer.tar"), &layer),
+        (format!("{config_hex}.json"), &config),
+        ("manifest.json".to_string(), &manifest),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, &bytes[..]).unwrap();
+    }
+    b.finish().unwrap();
+    path
+}
+
+fn temps_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") {
+                out.push(e.path().display().to_string());
+            }
+            if e.file_type()
+                .map(|t| t.is_dir() && !t.is_symlink())
+                .unwrap_or(false)
+            {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn daemon_killed_during_load_and_create_leaves_nothing_half_done() {
+    let Some(mut d) = daemon("crash") else { return };
+    let tag = format!("big-{}:latest", std::process::id());
+    let archive = big_archive(d.dir.path(), &tag, 96);
+    for delay_ms in [50u64, 250] {
+        let mut load = d
+            .vessel_cmd(&["load", "-i", archive.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        d.kill_daemon();
+        let _ = load.wait();
+        d.spawn();
+        // Either the whole image or none of it; never a half image or leftover temp files.
+        let images = ok(&d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"]));
+        for line in images.lines().filter(|l| l.starts_with("big-")) {
+            assert!(line.contains("MB"), "half image listed: {line}");
+        }
+        assert!(
+            temps_under(&d.root.join("image")).is_empty(),
+            "{:?}",
+            temps_under(&d.root.join("image"))
+        );
+    }
+    ok(&d.vessel(&["load", "-i", archive.to_str().unwrap()]));
+    assert!(ok(&d.docker(&["images"])).contains("big-"));
+
+    // Killed around a create: after restart every container is complete or absent, and a
+    // created one can still be removed without leaving a mount.
+    let mut create = d
+        .docker_cmd(&["create", "--name", &unique("half"), &d.image, "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    d.kill_daemon();
+    let _ = create.wait();
+    d.spawn();
+    for id in d.all_ids() {
+        let status = d.inspect(&id, "{{.State.Status}}");
+        assert!(status == "created" || status == "exited", "{id}: {status}");
+        ok(&d.docker(&["rm", "-f", &id]));
+    }
+    assert!(d.mounts().is_empty(), "mounts left: {:?}", d.mounts());
+}

@@ -28,6 +28,21 @@ impl ImageStore {
         Ok(self.root.join("containers").join(container_id))
     }
 
+    /// Ids of every prepared container rootfs (for a daemon to drop those whose container
+    /// it no longer knows, e.g. after a crash in the middle of a create).
+    pub fn rootfs_ids(&self) -> Result<Vec<String>, ImageError> {
+        let dir = self.root.join("containers");
+        let mut out = Vec::new();
+        for ent in fs::read_dir(&dir).ctx("read directory", &dir)? {
+            let name = ent.ctx("read directory", &dir)?.file_name();
+            let name = name.to_string_lossy();
+            if valid_container_id(&name) && !name.starts_with(".tmp-") {
+                out.push(name.into_owned());
+            }
+        }
+        Ok(out)
+    }
+
     /// Chain ids used by prepared container rootfs (kept by gc).
     pub(crate) fn container_chains(&self) -> Result<Vec<String>, ImageError> {
         let dir = self.root.join("containers");

@@ -8,6 +8,38 @@ use super::manager::{is_monitor, process_alive, Containers};
 use super::record::{ContainerRecord, Status};
 
 impl Containers {
+    /// A create cut off by a crash leaves a mounted rootfs, files and maybe a namespace
+    /// but no record: nothing refers to them, so they go (networks are reconciled below).
+    fn drop_orphans(&self, records: &[ContainerRecord]) {
+        let known: std::collections::HashSet<&str> =
+            records.iter().map(|r| r.id.as_str()).collect();
+        for id in self.images.rootfs_ids() {
+            // Build steps keep their rootfs under ids of their own; only 64-hex ids are ours.
+            if id.len() != 64
+                || !id.bytes().all(|b| b.is_ascii_hexdigit())
+                || known.contains(id.as_str())
+            {
+                continue;
+            }
+            tracing::info!(container = %id, "removing the rootfs of a container whose create was cut off");
+            if let Err(e) = self.images.remove_rootfs(&id) {
+                tracing::warn!(container = %id, "removing orphaned rootfs: {e}");
+            }
+            let _ = std::fs::remove_dir_all(self.data_dir.join(&id));
+            let _ = std::fs::remove_dir_all(self.run_dir(&id));
+        }
+        for entry in std::fs::read_dir(&self.data_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && !known.contains(name.as_str()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     /// Start the container again after `delay` (restart policy), unless someone stopped,
     /// removed or started it meanwhile. A start that fails counts as another exit.
     pub fn restart_after(self: &Arc<Self>, id: String, delay: Duration) {
@@ -63,6 +95,7 @@ impl Containers {
     /// the others.
     pub fn reconcile(self: &Arc<Self>) {
         let Ok(all) = self.all() else { return };
+        self.drop_orphans(&all);
         if let Some(net) = &self.networks {
             // Every container keeps its namespace until removed, running or not.
             let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
