@@ -24,7 +24,7 @@ command -v podman >/dev/null || { note "podman not installed (apt-get install po
 WORK="$(mktemp -d /tmp/vessel-engine-bench.XXXXXX)"
 RUN="$(mktemp -d /tmp/veb.XXXX)"
 daemon_pid=""
-PODMAN=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" --tmpdir "$WORK/podman/tmp" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none)
+PODMAN=(podman --runtime runc --root "$WORK/podman/root" --runroot "$WORK/podman/run" --tmpdir "$WORK/podman/tmp" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none)
 export VESSEL_HOST="unix://$RUN/v.sock" VESSEL_NO_AUTOSTART=1
 cleanup() {
     set +e

@@ -114,7 +114,46 @@ fn user_networks_names_isolation_ports_and_cleanup() {
         .trim(),
         format!("{} back", subnet(1))
     );
+    // Bad input gets clear errors and creates nothing.
+    let out = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet(0),
+        &unique("overlap"),
+    ]);
+    assert!(
+        !out.status.success() && stderr(&out).contains(&subnet(0)),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.300.0.0/24",
+        &unique("badcidr"),
+    ]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("10.300.0.0/24"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &unique("nosuchnet"),
+        &d.image,
+        "true",
+    ]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("nosuchnet"),
+        "{}",
+        stderr(&out)
+    );
     let ls = ok(&d.docker(&["network", "ls", "--format", "{{.Name}}"]));
+    assert!(!ls.contains("overlap") && !ls.contains("badcidr"), "{ls}");
     assert!(
         ls.contains(&front) && ls.contains("host") && ls.contains("none"),
         "{ls}"

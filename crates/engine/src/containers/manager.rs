@@ -692,9 +692,18 @@ fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// Whether `pid` still runs. A zombie does not: the monitors are orphans, and an init that
+/// reaps lazily (some VM and container inits wait a second or more) would otherwise make
+/// `rm -f` wait for the reaping instead of the exit.
 pub(super) fn process_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks existence.
-    unsafe { libc::kill(pid, 0) == 0 }
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(true)
 }
 
 pub(super) fn is_monitor(pid: i32, id: &str) -> bool {
