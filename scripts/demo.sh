@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A guided tour of vessel-runtime: a busybox container and what isolation it gets.
+# A guided tour: a busybox container and its isolation, then the daemon: images, volumes, networks, a build, a registry round trip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -10,8 +10,11 @@ work=$(mktemp -d /tmp/vessel-demo.XXXXXX)
 root="/run/vessel-demo-$$"
 id="demo-$$"
 daemon_pid=""
+registry_pid=""
+repo="$PWD"
 cleanup() {
   set +e
+  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
   "$RT" --root "$root" delete --force "$id" 2>/dev/null || true
   if [ -n "$daemon_pid" ]; then
     "$VESSEL" rm -f demo-web demo-httpd >/dev/null 2>&1 || true
@@ -128,6 +131,21 @@ echo "from the host, through the published port 127.0.0.1:18080:"
 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18080/", timeout=5).read().decode().strip())' || true
 "$VESSEL" rm -f demo-httpd >/dev/null
 "$VESSEL" network rm demo-net >/dev/null
+say "Build: a multi-stage Dockerfile (examples/hello) into an image, then run it"
+"$VESSEL" build -t demo-hello:1 --build-arg BASE=demo-busybox "$repo/examples/hello"
+"$VESSEL" run --rm demo-hello:1
+echo "a second build of the unchanged context is all cache hits:"
+"$VESSEL" build -t demo-hello:1 --build-arg BASE=demo-busybox "$repo/examples/hello" | grep -c "Using cache" | sed 's/^/steps from cache: /'
+
+say "A registry: 'vessel registry' on 127.0.0.1:15000, push, remove locally, pull back, run"
+"$VESSEL" registry serve --root "$work/registry" --addr 127.0.0.1:15000 > "$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 1 50); do python3 -c 'import socket; socket.create_connection(("127.0.0.1", 15000), 1)' 2>/dev/null && break; sleep 0.1; done
+"$VESSEL" tag demo-hello:1 127.0.0.1:15000/demo/hello:1
+"$VESSEL" push 127.0.0.1:15000/demo/hello:1
+"$VESSEL" rmi 127.0.0.1:15000/demo/hello:1 demo-hello:1 >/dev/null
+"$VESSEL" pull 127.0.0.1:15000/demo/hello:1
+"$VESSEL" run --rm 127.0.0.1:15000/demo/hello:1
 if command -v docker >/dev/null; then
   say "The real docker CLI against the same daemon"
   docker -H "$VESSEL_HOST" run --rm demo-busybox echo "hello from docker run, served by Vessel"
