@@ -8,33 +8,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::proc_daemon::{skip_reason, ProcDaemon};
-use common::{stderr, stdout};
-
-fn daemon(tag: &str) -> Option<ProcDaemon> {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping: {why}");
-        return None;
-    }
-    Some(ProcDaemon::start(tag))
-}
-
-fn unique(name: &str) -> String {
-    format!("{name}-{}", std::process::id())
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "{}", stderr(out));
-    stdout(out)
-}
+use common::proc_daemon::{daemon, ok, unique, wait_until};
+use common::stderr;
 
 #[test]
 fn cp_both_ways_into_rootfs_and_volume_and_export() {

@@ -9,29 +9,8 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::proc_daemon::{mounts_under, skip_reason, ProcDaemon};
+use common::proc_daemon::{daemon, mounts_under, unique, wait_until};
 use common::{http, stderr, stdout};
-
-/// A daemon for one test, or `None` (with a note) where these tests cannot run.
-fn daemon(tag: &str) -> Option<ProcDaemon> {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping: {why}");
-        return None;
-    }
-    Some(ProcDaemon::start(tag))
-}
-
-fn unique(name: &str) -> String {
-    format!("{name}-{}", std::process::id())
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn run_rm_splits_streams_and_returns_the_exit_code() {

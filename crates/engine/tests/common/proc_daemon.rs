@@ -29,6 +29,35 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
+/// A daemon for one test, or `None` (with a note) where these tests cannot run.
+pub fn daemon(tag: &str) -> Option<ProcDaemon> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping: {why}");
+        return None;
+    }
+    Some(ProcDaemon::start(tag))
+}
+
+/// A name no other test process uses.
+pub fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+/// Poll `done` every 100 ms; fail the test after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The command's stdout, after asserting it succeeded (its stderr is the failure message).
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", stderr(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `target/debug`: this test binary lives in `target/debug/deps`.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
