@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vessel_network::{Error as NetError, NetworkInfo, NetworkManager, NetworkSpec};
+use vessel_network::{NetworkInfo, NetworkManager, NetworkSpec};
 
 use crate::api::{blocking, json_response, ok_json, AppState, JsonBody};
 use crate::errors::ApiError;
@@ -27,10 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/{id}", get(inspect).delete(remove))
         .route("/networks/{id}/connect", post(connect))
         .route("/networks/{id}/disconnect", post(disconnect))
-}
-
-fn net_error(e: NetError) -> ApiError {
-    ApiError::Network(e)
 }
 
 fn manager(s: &AppState) -> Result<Arc<NetworkManager>, ApiError> {
@@ -111,7 +107,7 @@ fn containers_of(s: &AppState, net: &NetworkManager, info: &NetworkInfo) -> Valu
             ep.container_id.clone(),
             json!({
                 "Name": name,
-                "EndpointID": format!("{}{}", &ep.container_id[..32.min(ep.container_id.len())], &ep.network_id[..32.min(ep.network_id.len())]),
+                "EndpointID": crate::containers::endpoint_id(&ep),
                 "MacAddress": ep.mac,
                 "IPv4Address": format!("{}/{}", ep.ip, ep.prefix_len),
                 "IPv6Address": match (ep.ip6, ep.prefix_len6) {
@@ -178,7 +174,7 @@ async fn inspect(State(s): State<AppState>, Path(id): Path<String>) -> Result<Re
     let net = manager(&s)?;
     let state = s.clone();
     let body = blocking(move || {
-        let info = net.get(&id).map_err(net_error)?;
+        let info = net.get(&id).map_err(ApiError::Network)?;
         Ok(network_json(&info, containers_of(&state, &net, &info)))
     })
     .await?;
@@ -283,7 +279,7 @@ async fn create(
     }
     let spec = spec_of(req)?;
     let net = manager(&s)?;
-    let info = blocking(move || net.create_network(spec).map_err(net_error)).await?;
+    let info = blocking(move || net.create_network(spec).map_err(ApiError::Network)).await?;
     s.containers.events().emit(
         "network",
         "create",
@@ -309,8 +305,8 @@ async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<Res
     }
     let net = manager(&s)?;
     let info = blocking(move || {
-        let info = net.get(&id).map_err(net_error)?;
-        net.remove_network(&info.id).map_err(net_error)?;
+        let info = net.get(&id).map_err(ApiError::Network)?;
+        net.remove_network(&info.id).map_err(ApiError::Network)?;
         Ok(info)
     })
     .await?;
@@ -373,7 +369,7 @@ async fn connect(
     let net = manager(&s)?;
     let state = s.clone();
     blocking(move || {
-        let info = net.get(&id).map_err(net_error)?;
+        let info = net.get(&id).map_err(ApiError::Network)?;
         let record = state.containers.find(&req.container)?;
         let current = net.container_endpoints(&record.id);
         let Some(first) = current.first() else {
@@ -407,7 +403,7 @@ async fn connect(
             &[],
         )?;
         net.attach(&record.id, &first.netns, &info.name, request)
-            .map_err(net_error)?;
+            .map_err(ApiError::Network)?;
         Ok(())
     })
     .await?;
@@ -423,9 +419,9 @@ async fn disconnect(
     let state = s.clone();
     let _ = req.force;
     blocking(move || {
-        let info = net.get(&id).map_err(net_error)?;
+        let info = net.get(&id).map_err(ApiError::Network)?;
         let record = state.containers.find(&req.container)?;
-        net.detach(&record.id, &info.id).map_err(net_error)
+        net.detach(&record.id, &info.id).map_err(ApiError::Network)
     })
     .await?;
     Ok(StatusCode::OK.into_response())

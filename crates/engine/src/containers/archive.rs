@@ -169,6 +169,23 @@ fn open_in(root: &Path, relative: &Path, follow_last: bool) -> nix::Result<Owned
     nix::fcntl::openat2(&root_fd, rel, how)
 }
 
+/// Find `path` of a container (mounted again if needed) and open it inside its root.
+fn open_container_path(
+    c: &super::Containers,
+    record: &ContainerRecord,
+    path: &str,
+    follow_last: bool,
+) -> Result<(Located, OwnedFd), ApiError> {
+    c.ensure_rootfs(record)?;
+    let at = locate(record, path);
+    let fd =
+        open_in(&at.root, &at.relative, follow_last).map_err(|_| ContainerError::PathNotFound {
+            path: path.to_string(),
+            container: record.name.clone(),
+        })?;
+    Ok((at, fd))
+}
+
 fn fd_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
@@ -237,14 +254,7 @@ async fn open_path(
     s.containers
         .call(move |c| {
             let record = c.find(&id)?;
-            c.ensure_rootfs(&record)?;
-            let at = locate(&record, &path);
-            let fd = open_in(&at.root, &at.relative, false).map_err(|_| {
-                ContainerError::PathNotFound {
-                    path: path.clone(),
-                    container: record.name.clone(),
-                }
-            })?;
+            let (_, fd) = open_container_path(c, &record, &path, false)?;
             Ok((record, path, fd))
         })
         .await
@@ -339,14 +349,7 @@ pub async fn put(
     s.containers
         .call(move |c| {
             let record = c.find(&id)?;
-            c.ensure_rootfs(&record)?;
-            let at = locate(&record, &path);
-            let fd = open_in(&at.root, &at.relative, true).map_err(|_| {
-                ContainerError::PathNotFound {
-                    path: path.clone(),
-                    container: record.name.clone(),
-                }
-            })?;
+            let (at, fd) = open_container_path(c, &record, &path, true)?;
             let st =
                 nix::sys::stat::fstat(&fd).map_err(|e| ContainerError::io("stat", e.into()))?;
             if st.st_mode & libc::S_IFMT != libc::S_IFDIR {

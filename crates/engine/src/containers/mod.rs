@@ -28,7 +28,7 @@ use serde_json::json;
 
 pub use error::ContainerError;
 pub use manager::{random_id, Containers};
-pub use networking::endpoint_request;
+pub use networking::{endpoint_id, endpoint_request};
 pub use record::{ContainerRecord, Status};
 
 use crate::api::{not_implemented, ok_json, AppState, JsonBody};
@@ -112,9 +112,8 @@ async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Respon
             let endpoints = s.containers.endpoints(&r.id);
             if !endpoints.is_empty() {
                 row["Ports"] = networking::ports_json(&endpoints);
-                row["NetworkSettings"] = json!({
-                    "Networks": networking::settings_json(&endpoints, "")["Networks"].clone()
-                });
+                row["NetworkSettings"] =
+                    json!({ "Networks": networking::networks_json(&endpoints) });
             }
             if let Some(h) = s
                 .containers

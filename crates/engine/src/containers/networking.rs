@@ -36,17 +36,13 @@ impl Containers {
     ) -> Result<Option<PathBuf>> {
         let hc = create.host();
         let extra_hosts = extra_hosts(hc.extra_hosts.as_deref().unwrap_or_default())?;
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let host_resolv = || std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let (join, hosts, resolv) = match mode_of(create, self.default_network()) {
-            NetMode::None => (
-                None,
-                format!("{BASE_HOSTS}{}", own_line(None, hostname)),
-                host_resolv,
-            ),
+            NetMode::None => (None, BASE_HOSTS.to_string(), host_resolv()),
             NetMode::Host => {
                 let hosts =
                     std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| BASE_HOSTS.into());
-                (None, hosts, host_resolv)
+                (None, hosts, host_resolv())
             }
             NetMode::Container(other) => {
                 let record = self.find(&other)?;
@@ -78,15 +74,12 @@ impl Containers {
                 })?;
                 let ports = port_requests(create, image)?;
                 let ns = net.create_netns(id).map_err(net_err)?;
-                let mut primary_ip = None;
                 for (i, network) in nets.iter().enumerate() {
                     let req = endpoint_request(create, name, hostname, network, i == 0, &ports)?;
-                    let ep = net.attach(id, &ns, network, req).map_err(net_err)?;
-                    primary_ip.get_or_insert(ep.ip);
+                    net.attach(id, &ns, network, req).map_err(net_err)?;
                 }
                 let resolv = net.resolv_conf(&nets[0]).map_err(net_err)?;
                 let hosts = net.hosts(id, hostname, &extra_hosts);
-                let _ = primary_ip;
                 (Some(ns), hosts, resolv)
             }
         };
@@ -112,13 +105,6 @@ fn write(dir: &std::path::Path, file: &str, text: &str) -> Result<()> {
 
 fn net_err(e: vessel_network::Error) -> crate::errors::ApiError {
     ContainerError::Network(e.to_string()).into()
-}
-
-fn own_line(ip: Option<Ipv4Addr>, hostname: &str) -> String {
-    match ip {
-        Some(ip) => format!("{ip}\t{hostname}\n"),
-        None => String::new(),
-    }
 }
 
 /// `--add-host name:ip` (Docker also accepts `name=ip`).
@@ -378,37 +364,23 @@ pub fn namespace_of(net: Option<&NetworkManager>, id: &str, pid: i32) -> Option<
     (pid > 0).then(|| PathBuf::from(format!("/proc/{pid}/ns/net")))
 }
 
+/// Docker's 64-hex endpoint id, derived so that it needs no storing.
+pub fn endpoint_id(ep: &EndpointInfo) -> String {
+    let half = |s: &str| s.chars().take(32).collect::<String>();
+    format!("{}{}", half(&ep.container_id), half(&ep.network_id))
+}
+
 /// `NetworkSettings` for inspect, from the endpoints the manager holds.
 pub fn settings_json(endpoints: &[EndpointInfo], mode: &str) -> Value {
-    let mut networks = serde_json::Map::new();
+    let mut networks = networks_json(endpoints);
     let mut ports: BTreeMap<String, Value> = BTreeMap::new();
-    for ep in endpoints {
-        networks.insert(
-            ep.network_name.clone(),
-            json!({
-                "IPAMConfig": null,
-                "Links": null,
-                "Aliases": ep.dns_names,
-                "NetworkID": ep.network_id,
-                "EndpointID": format!("{}{}", &ep.container_id[..ep.container_id.len().min(32)], &ep.network_id[..ep.network_id.len().min(32)]),
-                "Gateway": ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
-                "IPAddress": ep.ip.to_string(),
-                "IPPrefixLen": ep.prefix_len,
-                "IPv6Gateway": ep.gateway6.map(|g| g.to_string()).unwrap_or_default(),
-                "GlobalIPv6Address": ep.ip6.map(|g| g.to_string()).unwrap_or_default(),
-                "GlobalIPv6PrefixLen": ep.prefix_len6.unwrap_or(0),
-                "MacAddress": ep.mac,
-                "DriverOpts": null,
-            }),
-        );
-        for p in &ep.ports {
-            let key = format!("{}/{}", p.container_port, p.proto.as_str());
-            let entry = ports.entry(key).or_insert_with(|| json!([]));
-            if let Some(list) = entry.as_array_mut() {
-                list.push(
-                    json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()}),
-                );
-            }
+    for p in endpoints.iter().flat_map(|ep| &ep.ports) {
+        let key = format!("{}/{}", p.container_port, p.proto.as_str());
+        let entry = ports.entry(key).or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(
+                json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()}),
+            );
         }
     }
     if endpoints.is_empty() && (mode == "none" || mode == "host") {
@@ -431,6 +403,31 @@ pub fn settings_json(endpoints: &[EndpointInfo], mode: &str) -> Value {
         "MacAddress": primary.map(|e| e.mac.clone()).unwrap_or_default(),
         "Networks": networks,
     })
+}
+
+/// `NetworkSettings.Networks`: one entry per attached network.
+pub fn networks_json(endpoints: &[EndpointInfo]) -> serde_json::Map<String, Value> {
+    endpoints
+        .iter()
+        .map(|ep| {
+            let v = json!({
+                "IPAMConfig": null,
+                "Links": null,
+                "Aliases": ep.dns_names,
+                "NetworkID": ep.network_id,
+                "EndpointID": endpoint_id(ep),
+                "Gateway": ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                "IPAddress": ep.ip.to_string(),
+                "IPPrefixLen": ep.prefix_len,
+                "IPv6Gateway": ep.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                "GlobalIPv6Address": ep.ip6.map(|g| g.to_string()).unwrap_or_default(),
+                "GlobalIPv6PrefixLen": ep.prefix_len6.unwrap_or(0),
+                "MacAddress": ep.mac,
+                "DriverOpts": null,
+            });
+            (ep.network_name.clone(), v)
+        })
+        .collect()
 }
 
 /// `ps`'s `Ports` rows.
